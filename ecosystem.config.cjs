@@ -1,0 +1,20 @@
+// pm2 process file for production: `pm2 start ecosystem.config.cjs`.
+// Set DATABASE_URL and KAFKA_BROKERS (and ADMIN_API_KEY) in the environment pm2 starts from.
+// The web app runs in cluster mode: every instance is stateless; PostgreSQL serialises
+// definition changes and a single outbox relay (advisory lock) publishes them.
+// Run `npm run build` once before the first start and after every upgrade.
+module.exports = {
+  apps: [
+    {
+      name: "web",
+      script: "server.ts",
+      interpreter: "node",
+      interpreter_args: "--import tsx",
+      exec_mode: "cluster",
+      instances: process.env.WEB_INSTANCES || 2,
+      kill_timeout: 20000,
+      listen_timeout: 60000,
+      env: { NODE_ENV: "production", NEXT_TELEMETRY_DISABLED: "1" },
+    },
+  ],
+};

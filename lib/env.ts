@@ -1,0 +1,79 @@
+import { z } from "zod";
+
+/**
+ * The only module that reads process.env. Parsed once, on first use; a bad value stops the
+ * boot with a message naming the variable.
+ */
+const emptyToUndefined = (v: unknown) => (typeof v === "string" && v.trim() === "" ? undefined : v);
+
+const brokerList = z.preprocess(
+  emptyToUndefined,
+  z
+    .string()
+    .transform((s) => s.split(",").map((b) => b.trim()).filter(Boolean))
+    .refine((list) => list.length > 0 && list.every((b) => /^[A-Za-z0-9.\-_[\]:]+:\d{1,5}$/.test(b)), {
+      message: "expected a comma-separated list of host:port",
+    })
+    .optional(),
+);
+
+export const envSchema = z.object({
+  NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
+  PORT: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1).max(65535).default(3000)),
+  /** Interface the server binds to. */
+  HOST: z.preprocess(emptyToUndefined, z.string().default("0.0.0.0")),
+  DATA_DIR: z.preprocess(emptyToUndefined, z.string().default("./data")),
+  DATABASE_URL: z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .refine((s) => /^postgres(ql)?:\/\//.test(s), { message: "expected a postgres:// or postgresql:// URL" })
+      .optional(),
+  ),
+  KAFKA_BROKERS: brokerList,
+  KAFKA_CLIENT_ID: z.preprocess(emptyToUndefined, z.string().default("audience-manager")),
+  KAFKA_PARTITIONS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1).max(1024).default(6)),
+  AEROSPIKE_HOSTS: brokerList,
+  AEROSPIKE_NAMESPACE: z.preprocess(emptyToUndefined, z.string().default("audience")),
+  ADMIN_API_KEY: z.preprocess(
+    emptyToUndefined,
+    z.string().min(16, { message: "must be at least 16 characters" }).optional(),
+  ),
+  LOG_LEVEL: z.preprocess(
+    emptyToUndefined,
+    z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  ),
+  /** Largest request body the REST API reads, in bytes. */
+  MAX_BODY_BYTES: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1024).default(1_048_576)),
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+export class EnvError extends Error {
+  constructor(public readonly issues: { variable: string; reason: string }[]) {
+    super(
+      "Invalid environment configuration:\n" +
+        issues.map((i) => `  ${i.variable}: ${i.reason}`).join("\n"),
+    );
+    this.name = "EnvError";
+  }
+}
+
+/** Parses an environment (process.env by default); throws EnvError naming every bad variable. */
+export function parseEnv(source: Record<string, string | undefined> = process.env): Env {
+  const result = envSchema.safeParse(source);
+  if (!result.success) {
+    throw new EnvError(
+      result.error.issues.map((i) => ({ variable: String(i.path[0] ?? "?"), reason: i.message })),
+    );
+  }
+  return result.data;
+}
+
+let cached: Env | undefined;
+
+/** The process's validated environment, parsed on first use. */
+export function env(): Env {
+  cached ??= parseEnv();
+  return cached;
+}

@@ -1,0 +1,353 @@
+/**
+ * Compiles segment definitions into the structures the engine evaluates with.
+ *
+ * Rules are grouped by (event type, measure, window): a measure is the count or the sum of one
+ * field. A group's rules are indexed by threshold so that, when the group's aggregate moves from
+ * a to b, only the rules whose truth can differ between a and b are visited — the per-event cost
+ * does not grow with the number of segments.
+ * Pure: no I/O.
+ */
+import { DEFAULT_SUM_FIELD, compare, eventTypes, type EventType, type Operator } from "@/lib/segments/definition";
+import { referencedSegments, type ExprNode } from "@/lib/segments/expression";
+import type { SegmentDefinition } from "@/lib/segments/model";
+
+export interface CompiledRule {
+  segment: CompiledSegment;
+  group: RuleGroup;
+  operator: Operator;
+  value: number;
+}
+
+export interface CompiledSegment {
+  id: string;
+  /** Stable small integer for this id, used in per-user membership lists. */
+  slot: number;
+  version: number;
+  name: string;
+  type: "INDEPENDENT" | "DERIVED";
+  active: boolean;
+  /** A deleted segment stays compiled (inactive) so its former members can be told to exit. */
+  deleted: boolean;
+  rules: CompiledRule[];
+  expression: ExprNode | null;
+  compiled: CompiledExpr | null;
+  /** Derived segments that reference this one directly. */
+  dependents: CompiledSegment[];
+  /** Position in a topological order (dependencies first). */
+  topo: number;
+}
+
+/** Sorted thresholds of one operator class, for range queries. */
+interface ThresholdIndex {
+  values: number[];
+  rules: CompiledRule[];
+}
+
+export interface RuleGroup {
+  typeIdx: number;
+  /** -1: count; k ≥ 0: sum of the type's k-th tracked field. */
+  measure: number;
+  field: string | null;
+  windowMinutes: number;
+  /** GT and LTE flip when the threshold lies in [min(a,b), max(a,b)). */
+  lowerClosed: ThresholdIndex;
+  /** GTE and LT flip when the threshold lies in (min(a,b), max(a,b)]. */
+  upperClosed: ThresholdIndex;
+  /** EQ and NEQ flip when the threshold equals a or b. */
+  points: Map<number, CompiledRule[]>;
+  /** Every threshold of the group, ascending (for "is any threshold in this range"). */
+  allValues: number[];
+  ruleCount: number;
+}
+
+/** Per event type: its groups by measure, windows ascending (for one aggregate pass each). */
+export interface TypeGroups {
+  measures: { measure: number; windows: number[]; groups: RuleGroup[] }[];
+  /** Longest window with any rule on this type. */
+  maxWindow: number;
+}
+
+export interface RuleSet {
+  /** Bumped on every compile; users remember the generation they were evaluated at. */
+  generation: number;
+  segments: Map<string, CompiledSegment>;
+  bySlot: (CompiledSegment | undefined)[];
+  /** Active segments in topological order. */
+  ordered: CompiledSegment[];
+  byType: TypeGroups[];
+  /** Tracked sum fields per event type, append-only across compiles. */
+  fields: string[][];
+  /** Slots of the active segments a user with no events is in, ascending. */
+  zeroMembers: number[];
+  /** Next unused slot: slots are never reused, so a stale membership never names a new segment. */
+  nextSlot: number;
+}
+
+export const typeIndex = (t: EventType) => eventTypes.indexOf(t);
+
+function insertSorted(index: ThresholdIndex, rule: CompiledRule) {
+  let lo = 0;
+  let hi = index.values.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (index.values[mid]! < rule.value) lo = mid + 1;
+    else hi = mid;
+  }
+  index.values.splice(lo, 0, rule.value);
+  index.rules.splice(lo, 0, rule);
+}
+
+/** First index with values[i] >= x (or > x when strict). */
+function lowerBound(values: number[], x: number, strict: boolean): number {
+  let lo = 0;
+  let hi = values.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (strict ? values[mid]! <= x : values[mid]! < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Calls `visit` for every rule of the group whose truth differs between aggregates a and b. */
+export function forEachFlipped(group: RuleGroup, a: number, b: number, visit: (rule: CompiledRule) => void): void {
+  if (a === b) return;
+  const lo = Math.min(a, b);
+  const hi = Math.max(a, b);
+  const lc = group.lowerClosed;
+  for (let i = lowerBound(lc.values, lo, false); i < lc.values.length && lc.values[i]! < hi; i++) visit(lc.rules[i]!);
+  const uc = group.upperClosed;
+  for (let i = lowerBound(uc.values, lo, true); i < uc.values.length && uc.values[i]! <= hi; i++) visit(uc.rules[i]!);
+  if (group.points.size > 0) {
+    group.points.get(a)?.forEach(visit);
+    group.points.get(b)?.forEach(visit);
+  }
+}
+
+/** Whether any rule of the group flips between a and b (no allocation). */
+export function anyFlip(group: RuleGroup, a: number, b: number): boolean {
+  if (a === b) return false;
+  const lo = Math.min(a, b);
+  const hi = Math.max(a, b);
+  const lc = group.lowerClosed.values;
+  const i = lowerBound(lc, lo, false);
+  if (i < lc.length && lc[i]! < hi) return true;
+  const uc = group.upperClosed.values;
+  const j = lowerBound(uc, lo, true);
+  if (j < uc.length && uc[j]! <= hi) return true;
+  return group.points.size > 0 && (group.points.has(a) || group.points.has(b));
+}
+
+/** Whether any threshold of the group lies in [lo, hi]: a move inside that range may flip it. */
+export function anyThresholdIn(group: RuleGroup, lo: number, hi: number): boolean {
+  const i = lowerBound(group.allValues, lo, false);
+  return i < group.allValues.length && group.allValues[i]! <= hi;
+}
+
+export type EngineDefinition = SegmentDefinition & { deleted?: boolean };
+
+export interface CompileInput {
+  definitions: Iterable<EngineDefinition>;
+  previous?: RuleSet;
+}
+
+/** Builds a rule set. Slots and tracked fields carry over from `previous`. */
+export function compileRuleSet({ definitions, previous }: CompileInput): RuleSet {
+  const defs = [...definitions];
+  // `value` is always tracked, so a new sum-of-value segment is answered from retained state.
+  // Another field is tracked from the moment a rule first names it (it counts 0 before).
+  const fields = previous ? previous.fields.map((f) => [...f]) : eventTypes.map(() => [DEFAULT_SUM_FIELD]);
+  const slotOf = new Map<string, number>();
+  const bySlot: (CompiledSegment | undefined)[] = [];
+  let nextSlot = previous?.nextSlot ?? 0;
+  if (previous) for (const s of previous.segments.values()) slotOf.set(s.id, s.slot);
+
+  const segments = new Map<string, CompiledSegment>();
+  for (const d of defs) {
+    let slot = slotOf.get(d.id);
+    if (slot === undefined) {
+      slot = nextSlot++;
+      slotOf.set(d.id, slot);
+    }
+    const seg: CompiledSegment = {
+      id: d.id,
+      slot,
+      version: d.version,
+      name: d.name,
+      type: d.type,
+      active: d.active && !d.deleted,
+      deleted: d.deleted ?? false,
+      rules: [],
+      expression: d.type === "DERIVED" ? d.expressionTree : null,
+      compiled: null,
+      dependents: [],
+      topo: 0,
+    };
+    segments.set(d.id, seg);
+    bySlot[slot] = seg;
+  }
+
+  // Every field any definition sums is tracked, active or not, so re-activation finds its data.
+  const measureOf = (r: { eventType: EventType; attribute: string; field: string | null }) => {
+    const typeIdx = typeIndex(r.eventType);
+    if (r.attribute !== "sum") return -1;
+    const field = r.field ?? DEFAULT_SUM_FIELD;
+    const m = fields[typeIdx]!.indexOf(field);
+    return m >= 0 ? m : fields[typeIdx]!.push(field) - 1;
+  };
+  for (const d of defs) for (const r of d.rules) measureOf(r);
+
+  // Groups of active independent rules.
+  const groupMap = new Map<string, RuleGroup>();
+  for (const d of defs) {
+    const seg = segments.get(d.id)!;
+    if (!seg.active || d.type !== "INDEPENDENT") continue;
+    for (const r of d.rules) {
+      const typeIdx = typeIndex(r.eventType);
+      const measure = measureOf(r);
+      const key = `${typeIdx}|${measure}|${r.windowMinutes}`;
+      let group = groupMap.get(key);
+      if (!group) {
+        group = {
+          typeIdx,
+          measure,
+          field: measure < 0 ? null : fields[typeIdx]![measure]!,
+          windowMinutes: r.windowMinutes,
+          lowerClosed: { values: [], rules: [] },
+          upperClosed: { values: [], rules: [] },
+          points: new Map(),
+          allValues: [],
+          ruleCount: 0,
+        };
+        groupMap.set(key, group);
+      }
+      const rule: CompiledRule = { segment: seg, group, operator: r.operator, value: r.value };
+      seg.rules.push(rule);
+      group.ruleCount++;
+      group.allValues.splice(lowerBound(group.allValues, r.value, false), 0, r.value);
+      switch (r.operator) {
+        case "GT":
+        case "LTE":
+          insertSorted(group.lowerClosed, rule);
+          break;
+        case "GTE":
+        case "LT":
+          insertSorted(group.upperClosed, rule);
+          break;
+        case "EQ":
+        case "NEQ": {
+          const list = group.points.get(r.value);
+          if (list) list.push(rule);
+          else group.points.set(r.value, [rule]);
+          break;
+        }
+      }
+    }
+  }
+
+  const byType: TypeGroups[] = eventTypes.map(() => ({ measures: [], maxWindow: 0 }));
+  for (const g of groupMap.values()) {
+    const tg = byType[g.typeIdx]!;
+    let m = tg.measures.find((x) => x.measure === g.measure);
+    if (!m) {
+      m = { measure: g.measure, windows: [], groups: [] };
+      tg.measures.push(m);
+    }
+    m.groups.push(g);
+    tg.maxWindow = Math.max(tg.maxWindow, g.windowMinutes);
+  }
+  for (const tg of byType) {
+    for (const m of tg.measures) {
+      m.groups.sort((a, b) => a.windowMinutes - b.windowMinutes);
+      m.windows = m.groups.map((g) => g.windowMinutes);
+    }
+  }
+
+  // Derived edges and a topological order (definitions are a DAG: the API refuses cycles).
+  for (const seg of segments.values()) {
+    if (!seg.expression) continue;
+    seg.compiled = compileExpr(seg.expression, segments);
+    for (const dep of referencedSegments(seg.expression)) segments.get(dep)?.dependents.push(seg);
+  }
+  const ordered: CompiledSegment[] = [];
+  const state = new Map<CompiledSegment, 1 | 2>();
+  const visit = (s: CompiledSegment) => {
+    if (state.get(s) === 2) return;
+    if (state.get(s) === 1) throw new Error(`segment dependency cycle through ${s.id}`);
+    state.set(s, 1);
+    if (s.expression) {
+      for (const dep of referencedSegments(s.expression)) {
+        const d = segments.get(dep);
+        if (d) visit(d);
+      }
+    }
+    state.set(s, 2);
+    s.topo = ordered.length;
+    ordered.push(s);
+  };
+  for (const s of segments.values()) visit(s);
+
+  const active = ordered.filter((s) => s.active);
+  const ruleSet: RuleSet = {
+    generation: (previous?.generation ?? 0) + 1,
+    segments,
+    bySlot,
+    ordered: active,
+    byType,
+    fields,
+    zeroMembers: [],
+    nextSlot,
+  };
+  const zero = new Set<number>();
+  for (const s of active) if (segmentHolds(s, () => 0, (slot) => zero.has(slot))) zero.add(s.slot);
+  ruleSet.zeroMembers = [...zero].sort((a, b) => a - b);
+  return ruleSet;
+}
+
+/** An expression with ids resolved to compiled segments (null: unknown id, never a member). */
+export type CompiledExpr =
+  | { type: "ref"; segment: CompiledSegment | null }
+  | { type: "not"; operand: CompiledExpr }
+  | { type: "and" | "or"; operands: CompiledExpr[] };
+
+function compileExpr(node: ExprNode, segments: Map<string, CompiledSegment>): CompiledExpr {
+  switch (node.type) {
+    case "segment":
+      return { type: "ref", segment: segments.get(node.id) ?? null };
+    case "not":
+      return { type: "not", operand: compileExpr(node.operand, segments) };
+    case "and":
+    case "or":
+      return { type: node.type, operands: node.operands.map((o) => compileExpr(o, segments)) };
+  }
+}
+
+function evalExpr(node: CompiledExpr, isMemberSlot: (slot: number) => boolean): boolean {
+  switch (node.type) {
+    case "ref":
+      return node.segment !== null && node.segment.active && isMemberSlot(node.segment.slot);
+    case "not":
+      return !evalExpr(node.operand, isMemberSlot);
+    case "and":
+      return node.operands.every((o) => evalExpr(o, isMemberSlot));
+    case "or":
+      return node.operands.some((o) => evalExpr(o, isMemberSlot));
+  }
+}
+
+/**
+ * Whether an active segment holds, given each rule's aggregate and the current memberships.
+ * An inactive or unknown referenced segment counts as "not a member".
+ */
+export function segmentHolds(
+  seg: CompiledSegment,
+  aggregateOf: (rule: CompiledRule) => number,
+  isMemberSlot: (slot: number) => boolean,
+): boolean {
+  if (!seg.active) return false;
+  if (seg.type === "INDEPENDENT") {
+    for (const r of seg.rules) if (!compare(aggregateOf(r), r.operator, r.value)) return false;
+    return seg.rules.length > 0;
+  }
+  return seg.compiled !== null && evalExpr(seg.compiled, isMemberSlot);
+}

@@ -1,0 +1,208 @@
+import { randomUUID } from "node:crypto";
+import { z } from "zod";
+import { AppError, formatPath, validationError, type FieldIssue } from "@/lib/errors";
+import { EventLogUnavailableError } from "@/lib/ports/event-log";
+import type { Actor, Scope } from "@/lib/ports/auth";
+import { authenticate, requireScope } from "@/lib/services/auth";
+import { runtime, type Runtime } from "@/lib/runtime";
+import { logger } from "@/lib/log";
+
+/** What every handler receives: parsed input, the caller, the trace id, the clock and the deps. */
+export interface RouteContext<B, Q> {
+  req: Request;
+  body: B;
+  query: Q;
+  params: Record<string, string>;
+  actor: Actor;
+  traceId: string;
+  now: Date;
+  rt: Runtime;
+}
+
+interface RouteOptions<BS extends z.ZodType | undefined, QS extends z.ZodType | undefined> {
+  /** Required scope; omit only for public routes (health). */
+  scope: Scope | "public";
+  body?: BS;
+  query?: QS;
+}
+
+type Out<S> = S extends z.ZodType ? z.output<S> : undefined;
+
+export type NextRouteHandler = (
+  req: Request,
+  context: { params: Promise<Record<string, string>> },
+) => Promise<Response>;
+
+const TRACE_ID = /^[A-Za-z0-9._-]{8,128}$/;
+
+export function json(data: unknown, status = 200, headers: Record<string, string> = {}): Response {
+  return new Response(status === 204 ? null : JSON.stringify(data), {
+    status,
+    headers: status === 204 ? headers : { "content-type": "application/json; charset=utf-8", ...headers },
+  });
+}
+
+/** The seed's error format: {"error":{"code","message","details","timestamp","traceId"}}. */
+export function errorResponse(error: AppError, traceId: string): Response {
+  return json(
+    {
+      error: {
+        code: error.code,
+        message: error.message,
+        details: error.details,
+        timestamp: new Date().toISOString(),
+        traceId,
+      },
+    },
+    error.status,
+    { ...error.headers, "x-trace-id": traceId },
+  );
+}
+
+export function zodIssues(error: z.ZodError, prefix: PropertyKey[] = []): FieldIssue[] {
+  return error.issues.map((i) => ({
+    field: formatPath([...prefix, ...i.path]) || "body",
+    reason: i.message,
+  }));
+}
+
+/** Reads the body as text, refusing more than `limit` bytes without reading them all. */
+async function readBody(req: Request, limit: number): Promise<string> {
+  const declared = Number(req.headers.get("content-length") ?? "NaN");
+  const tooLarge = () =>
+    new AppError("PAYLOAD_TOO_LARGE", `Request body exceeds ${limit} bytes`, {
+      field: "body",
+      reason: `at most ${limit} bytes`,
+    });
+  if (Number.isFinite(declared) && declared > limit) throw tooLarge();
+  if (!req.body) return "";
+  const reader = req.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel().catch(() => {});
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+async function parseJsonBody(req: Request, limit: number): Promise<unknown> {
+  const type = req.headers.get("content-type") ?? "";
+  if (!/^application\/(.+\+)?json\s*(;|$)/i.test(type)) {
+    throw new AppError("UNSUPPORTED_MEDIA_TYPE", "Content-Type must be application/json", {
+      field: "Content-Type",
+      reason: type ? `got '${type.slice(0, 100)}'` : "missing",
+    });
+  }
+  const text = await readBody(req, limit);
+  if (text.trim() === "") throw validationError([{ field: "body", reason: "a JSON body is required" }]);
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new AppError("INVALID_JSON", "Request body is not valid JSON", {
+      field: "body",
+      reason: e instanceof Error ? e.message : "malformed JSON",
+    });
+  }
+}
+
+function isUnavailable(error: unknown): boolean {
+  if (error instanceof EventLogUnavailableError) return true;
+  for (let e: unknown = error, depth = 0; e && depth < 5; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string" && (/^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE)$/.test(code) || /^(08|57P)/.test(code))) {
+      return true;
+    }
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
+/** Turns anything thrown into the seed's error format; unknown errors become a logged 500. */
+export function toErrorResponse(error: unknown, traceId: string): Response {
+  if (error instanceof AppError) return errorResponse(error, traceId);
+  if (error instanceof z.ZodError) return errorResponse(validationError(zodIssues(error)), traceId);
+  if (isUnavailable(error)) {
+    logger().warn({ err: error, traceId }, "dependency unavailable");
+    return errorResponse(
+      new AppError("SERVICE_UNAVAILABLE", "A backing service is unavailable; retry shortly", {}, { "retry-after": "1" }),
+      traceId,
+    );
+  }
+  logger().error({ err: error, traceId }, "unhandled error in route");
+  return errorResponse(new AppError("INTERNAL_ERROR", "Internal server error"), traceId);
+}
+
+/**
+ * Wraps a route handler: trace id, authentication and scope, body and query parsing with zod,
+ * and the single catch that answers every failure in the seed's error format.
+ */
+export function route<BS extends z.ZodType | undefined = undefined, QS extends z.ZodType | undefined = undefined>(
+  options: RouteOptions<BS, QS>,
+  handler: (ctx: RouteContext<Out<BS>, Out<QS>>) => Promise<Response>,
+): NextRouteHandler {
+  return async (req, context) => {
+    const incoming = req.headers.get("x-request-id") ?? req.headers.get("x-trace-id");
+    const traceId = incoming && TRACE_ID.test(incoming) ? incoming : randomUUID();
+    try {
+      const rt = await runtime();
+      const now = rt.clock.now();
+      const actor: Actor =
+        options.scope === "public"
+          ? { id: "anonymous", scopes: [] }
+          : await authenticate(
+              { apiKeys: rt.apiKeys, adminApiKey: rt.env.ADMIN_API_KEY },
+              req.headers.get("authorization"),
+              now,
+            );
+      if (options.scope !== "public") requireScope(actor, options.scope);
+
+      let query: unknown = undefined;
+      if (options.query) {
+        const url = new URL(req.url);
+        const result = options.query.safeParse(Object.fromEntries(url.searchParams));
+        if (!result.success) throw validationError(zodIssues(result.error), "Invalid query parameters");
+        query = result.data;
+      }
+      let body: unknown = undefined;
+      if (options.body) {
+        const raw = await parseJsonBody(req, rt.env.MAX_BODY_BYTES);
+        const result = options.body.safeParse(raw);
+        if (!result.success) throw validationError(zodIssues(result.error));
+        body = result.data;
+      }
+      const params = context?.params ? await context.params : {};
+      const response = await handler({
+        req,
+        body: body as Out<BS>,
+        query: query as Out<QS>,
+        params,
+        actor,
+        traceId,
+        now,
+        rt,
+      });
+      response.headers.set("x-trace-id", traceId);
+      return response;
+    } catch (error) {
+      return toErrorResponse(error, traceId);
+    }
+  };
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** A path id that is not a UUID names nothing: 404, not a database error. */
+export function uuidParam(params: Record<string, string>, name: string, entity: string): string {
+  const value = params[name] ?? "";
+  if (!UUID.test(value)) {
+    throw new AppError("NOT_FOUND", `${entity} ${value.slice(0, 100)} not found`, { field: name, reason: "not found" });
+  }
+  return value.toLowerCase();
+}

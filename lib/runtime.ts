@@ -1,0 +1,115 @@
+import path from "node:path";
+import type { Logger } from "pino";
+import { openPglite, openPostgres, type DatabaseHandle } from "@/db/client";
+import { createApiKeyStore } from "@/lib/adapters/db/api-key-store";
+import { createOutboxStore } from "@/lib/adapters/db/outbox-store";
+import { createSegmentStore } from "@/lib/adapters/db/segment-store";
+import { env as readEnv, type Env } from "@/lib/env";
+import { logger } from "@/lib/log";
+import type { ApiKeyStore } from "@/lib/ports/auth";
+import { systemClock, type Clock } from "@/lib/ports/clock";
+import type { EventLog } from "@/lib/ports/event-log";
+import type { SegmentStore } from "@/lib/ports/segments";
+import { startOutboxRelay, type OutboxRelay } from "@/lib/services/outbox-relay";
+import type { SegmentDeps } from "@/lib/services/segments";
+import { ALL_TOPICS } from "@/lib/topics";
+
+/**
+ * The composition root: builds the adapters the configuration selects and holds them for the
+ * process. Selection is by configuration only (DATABASE_URL, KAFKA_BROKERS); nothing else in
+ * the tree forks on mode.
+ */
+export interface Runtime {
+  env: Env;
+  clock: Clock;
+  log: Logger;
+  db: DatabaseHandle;
+  eventLog: EventLog;
+  segments: SegmentStore;
+  apiKeys: ApiKeyStore;
+  relay: OutboxRelay;
+  /** The deps the segment use cases take. */
+  segmentDeps: SegmentDeps;
+  close(): Promise<void>;
+}
+
+export interface RuntimeOverrides {
+  db?: DatabaseHandle;
+  eventLog?: EventLog;
+  clock?: Clock;
+  /** Skip applying migrations (the caller did). */
+  skipMigrations?: boolean;
+}
+
+export async function openDatabase(env: Env): Promise<DatabaseHandle> {
+  return env.DATABASE_URL ? openPostgres(env.DATABASE_URL) : openPglite(path.resolve(env.DATA_DIR, "pglite"));
+}
+
+export async function openEventLog(env: Env): Promise<EventLog> {
+  if (env.KAFKA_BROKERS) {
+    const { KafkaEventLog } = await import("@/lib/adapters/event-log/kafka");
+    return new KafkaEventLog({ brokers: env.KAFKA_BROKERS, clientId: env.KAFKA_CLIENT_ID });
+  }
+  const { LocalEventLog } = await import("@/lib/adapters/event-log/local-log");
+  return new LocalEventLog({ dir: path.resolve(env.DATA_DIR, "log") });
+}
+
+export async function createRuntime(env: Env, overrides: RuntimeOverrides = {}): Promise<Runtime> {
+  const log = logger();
+  const clock = overrides.clock ?? systemClock;
+  const db = overrides.db ?? (await openDatabase(env));
+  if (!overrides.skipMigrations) await db.migrate();
+  const eventLog = overrides.eventLog ?? (await openEventLog(env));
+  try {
+    await eventLog.ensureTopics(ALL_TOPICS.map((name) => ({ name, partitions: env.KAFKA_PARTITIONS })));
+  } catch (error) {
+    // The API still serves reads; the relay retries publishing until the log is back.
+    log.error({ err: error }, "could not ensure topics; continuing, the outbox relay will retry");
+  }
+  const segments = createSegmentStore(db.db);
+  const relay = startOutboxRelay({
+    store: createOutboxStore(db.db),
+    log: eventLog,
+    onError: (err) => log.warn({ err }, "outbox relay: publish failed, will retry"),
+  });
+  let closing: Promise<void> | undefined;
+  return {
+    env,
+    clock,
+    log,
+    db,
+    eventLog,
+    segments,
+    apiKeys: createApiKeyStore(db.db),
+    relay,
+    segmentDeps: { segments, onCommitted: () => relay.kick() },
+    close() {
+      closing ??= (async () => {
+        await relay.close();
+        await eventLog.close();
+        await db.close();
+      })();
+      return closing;
+    },
+  };
+}
+
+// Next bundles route handlers separately from server.ts: share the process's runtime through
+// globalThis, not a module variable.
+const KEY = Symbol.for("audience-manager.runtime");
+const g = globalThis as unknown as { [KEY]?: Promise<Runtime> };
+
+/** The process's runtime, created from the environment on first use. */
+export function runtime(): Promise<Runtime> {
+  g[KEY] ??= createRuntime(readEnv());
+  return g[KEY];
+}
+
+/** Installs a runtime built elsewhere (server start-up, tests). */
+export function installRuntime(rt: Runtime | Promise<Runtime>): void {
+  g[KEY] = Promise.resolve(rt);
+}
+
+export function uninstallRuntime(): void {
+  delete g[KEY];
+}

@@ -1,0 +1,10 @@
+/** @type {import('next').NextConfig} */
+const nextConfig = {
+  // Native, WASM and long-lived clients stay out of the bundles and load from node_modules.
+  serverExternalPackages: ["@electric-sql/pglite", "pg", "kafkajs", "aerospike", "pino", "drizzle-orm"],
+  poweredByHeader: false,
+  reactStrictMode: true,
+  typescript: { ignoreBuildErrors: false },
+};
+
+export default nextConfig;
