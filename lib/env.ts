@@ -39,6 +39,14 @@ export const envSchema = z.object({
     emptyToUndefined,
     z.string().min(16, { message: "must be at least 16 characters" }).optional(),
   ),
+  /**
+   * Run the workers (segment processor) inside the web process. Default: yes without Kafka (the
+   * embedded mode: PGlite and the local log belong to one process), no with Kafka (pm2 runs them).
+   */
+  IN_PROCESS_WORKERS: z.preprocess(
+    emptyToUndefined,
+    z.enum(["true", "false"], { error: "must be true or false" }).transform((v) => v === "true").optional(),
+  ),
   LOG_LEVEL: z.preprocess(
     emptyToUndefined,
     z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),

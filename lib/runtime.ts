@@ -4,6 +4,12 @@ import { openPglite, openPostgres, type DatabaseHandle } from "@/db/client";
 import { createApiKeyStore } from "@/lib/adapters/db/api-key-store";
 import { createOutboxStore } from "@/lib/adapters/db/outbox-store";
 import { createSegmentStore } from "@/lib/adapters/db/segment-store";
+import { createCheckpointStore } from "@/lib/adapters/db/checkpoint-store";
+import { createPgMembershipHistory, createPgMembershipStore } from "@/lib/adapters/memberships/postgres";
+import type { MembershipHistory, MembershipStore } from "@/lib/ports/memberships";
+import { startSegmentProcessor, type SegmentProcessor } from "@/lib/services/segment-processor";
+import { hostname } from "node:os";
+import { randomBytes } from "node:crypto";
 import { env as readEnv, type Env } from "@/lib/env";
 import { logger } from "@/lib/log";
 import type { ApiKeyStore } from "@/lib/ports/auth";
@@ -28,6 +34,10 @@ export interface Runtime {
   segments: SegmentStore;
   apiKeys: ApiKeyStore;
   relay: OutboxRelay;
+  memberships: MembershipStore;
+  history: MembershipHistory;
+  /** The segment processor running in this process (embedded mode), if any. */
+  processor: SegmentProcessor | null;
   /** The deps the segment use cases take. */
   segmentDeps: SegmentDeps;
   close(): Promise<void>;
@@ -39,7 +49,24 @@ export interface RuntimeOverrides {
   clock?: Clock;
   /** Skip applying migrations (the caller did). */
   skipMigrations?: boolean;
+  /** Run the segment processor in this process (default: IN_PROCESS_WORKERS, else embedded mode). */
+  workers?: boolean;
+  /** Consumer group of the in-process segment processor (tests isolate themselves with it). */
+  processorGroupId?: string;
+  /** A new processor group reads `user-events` from the start (default) or only what comes next. */
+  processorFromBeginning?: boolean;
 }
+
+export async function openMembershipStore(env: Env, db: DatabaseHandle): Promise<MembershipStore> {
+  if (env.AEROSPIKE_HOSTS) {
+    const { createAerospikeMembershipStore } = await import("@/lib/adapters/memberships/aerospike");
+    return createAerospikeMembershipStore({ hosts: env.AEROSPIKE_HOSTS, namespace: env.AEROSPIKE_NAMESPACE });
+  }
+  return createPgMembershipStore(db.db);
+}
+
+/** A process-unique id, for per-process consumer groups. */
+export const instanceId = () => `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`;
 
 export async function openDatabase(env: Env): Promise<DatabaseHandle> {
   return env.DATABASE_URL ? openPostgres(env.DATABASE_URL) : openPglite(path.resolve(env.DATA_DIR, "pglite"));
@@ -72,6 +99,15 @@ export async function createRuntime(env: Env, overrides: RuntimeOverrides = {}):
     log: eventLog,
     onError: (err) => log.warn({ err }, "outbox relay: publish failed, will retry"),
   });
+  const memberships = await openMembershipStore(env, db);
+  const history = createPgMembershipHistory(db.db);
+  const runWorkers = overrides.workers ?? env.IN_PROCESS_WORKERS ?? !env.KAFKA_BROKERS;
+  const processor = runWorkers
+    ? await startSegmentProcessor(
+        { eventLog, segments, memberships, history, checkpoints: createCheckpointStore(db.db), clock, log },
+        { instanceId: instanceId(), groupId: overrides.processorGroupId, fromBeginning: overrides.processorFromBeginning },
+      )
+    : null;
   let closing: Promise<void> | undefined;
   return {
     env,
@@ -82,10 +118,20 @@ export async function createRuntime(env: Env, overrides: RuntimeOverrides = {}):
     segments,
     apiKeys: createApiKeyStore(db.db),
     relay,
-    segmentDeps: { segments, onCommitted: () => relay.kick() },
+    memberships,
+    history,
+    processor,
+    segmentDeps: {
+      segments,
+      memberships,
+      onCommitted: () => relay.kick(),
+      evaluation: processor ? (id) => processor.status().backfill[id] : undefined,
+    },
     close() {
       closing ??= (async () => {
+        await processor?.close();
         await relay.close();
+        await memberships.close?.();
         await eventLog.close();
         await db.close();
       })();

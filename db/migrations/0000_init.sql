@@ -141,6 +141,16 @@ CREATE TABLE "outbox" (
 	"published_at" timestamp with time zone
 );
 --> statement-breakpoint
+CREATE TABLE "processor_checkpoints" (
+	"group_id" text NOT NULL,
+	"topic" text NOT NULL,
+	"partition" integer NOT NULL,
+	"offset" text NOT NULL,
+	"snapshot" "bytea" NOT NULL,
+	"updated_at" timestamp with time zone DEFAULT now() NOT NULL,
+	CONSTRAINT "processor_checkpoints_pk" PRIMARY KEY("group_id","topic","partition")
+);
+--> statement-breakpoint
 ALTER TABLE "segment_dependencies" ADD CONSTRAINT "segment_dependencies_segment_fk" FOREIGN KEY ("segment_id") REFERENCES "public"."segments"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "segment_dependencies" ADD CONSTRAINT "segment_dependencies_depends_on_fk" FOREIGN KEY ("depends_on_segment_id") REFERENCES "public"."segments"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "segment_rules" ADD CONSTRAINT "segment_rules_segment_fk" FOREIGN KEY ("segment_id") REFERENCES "public"."segments"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
@@ -153,6 +163,7 @@ CREATE UNIQUE INDEX "segment_rules_position_uq" ON "segment_rules" USING btree (
 CREATE UNIQUE INDEX "segments_name_live_uq" ON "segments" USING btree (lower("name")) WHERE "segments"."deleted_at" is null;--> statement-breakpoint
 CREATE INDEX "segments_list_idx" ON "segments" USING btree ("created_at","id") WHERE "segments"."deleted_at" is null;--> statement-breakpoint
 CREATE INDEX "user_segment_history_user_idx" ON "user_segment_history" USING btree ("user_id","entered_at" DESC NULLS LAST);--> statement-breakpoint
+CREATE UNIQUE INDEX "user_segment_history_entry_uq" ON "user_segment_history" USING btree ("user_id","segment_id","entered_at");--> statement-breakpoint
 CREATE INDEX "user_segment_history_segment_entered_idx" ON "user_segment_history" USING btree ("segment_id","entered_at");--> statement-breakpoint
 CREATE INDEX "user_segment_history_segment_exited_idx" ON "user_segment_history" USING btree ("segment_id","exited_at");--> statement-breakpoint
 CREATE INDEX "user_segment_memberships_segment_idx" ON "user_segment_memberships" USING btree ("segment_id","user_id");--> statement-breakpoint

@@ -6,3 +6,4 @@ export * from "./campaigns";
 export * from "./audit";
 export * from "./api-keys";
 export * from "./outbox";
+export * from "./processor";

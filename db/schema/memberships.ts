@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { check, foreignKey, index, integer, pgTable, primaryKey, bigserial, text, timestamp, uuid } from "drizzle-orm/pg-core";
+import { check, foreignKey, index, uniqueIndex, integer, pgTable, primaryKey, bigserial, text, timestamp, uuid } from "drizzle-orm/pg-core";
 import { segments } from "./segments";
 
 export const transitionCauses = ["event", "time", "definition", "deactivated", "deleted", "erased"] as const;
@@ -44,6 +44,8 @@ export const userSegmentHistory = pgTable(
       foreignColumns: [segments.id],
     }),
     index("user_segment_history_user_idx").on(t.userId, t.enteredAt.desc()),
+    // One row per entry: a replayed entry is a no-op.
+    uniqueIndex("user_segment_history_entry_uq").on(t.userId, t.segmentId, t.enteredAt),
     index("user_segment_history_segment_entered_idx").on(t.segmentId, t.enteredAt),
     index("user_segment_history_segment_exited_idx").on(t.segmentId, t.exitedAt),
     check(

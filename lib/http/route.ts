@@ -113,7 +113,9 @@ async function parseJsonBody(req: Request, limit: number): Promise<unknown> {
 }
 
 function isUnavailable(error: unknown): boolean {
-  if (error instanceof EventLogUnavailableError) return true;
+  // By name too: Next bundles route handlers apart from server.ts, so the class an adapter
+  // created in the runtime may not be the one this bundle imported.
+  if (error instanceof EventLogUnavailableError || (error as Error | null)?.name === "EventLogUnavailableError") return true;
   for (let e: unknown = error, depth = 0; e && depth < 5; depth++) {
     const code = (e as { code?: unknown }).code;
     if (typeof code === "string" && (/^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE)$/.test(code) || /^(08|57P)/.test(code))) {

@@ -32,6 +32,17 @@ export interface ConsumedBatch {
   topic: string;
   partition: number;
   messages: ConsumedMessage[];
+  /**
+   * Commits this partition's position as "everything through `offset` is done" (the next
+   * subscriber of the group starts after it). With `commit: "manual"` this is the only way
+   * offsets get committed.
+   */
+  commit(offset: string): Promise<void>;
+}
+
+export interface PartitionRef {
+  topic: string;
+  partition: number;
 }
 
 export interface SubscribeOptions {
@@ -40,12 +51,28 @@ export interface SubscribeOptions {
   /** Where a group with no committed offset starts. Default: true (the beginning). */
   fromBeginning?: boolean;
   /**
-   * Called once per batch; the batch's offsets are committed after it resolves.
-   * A rejection stops the batch from being committed; it is delivered again.
+   * Called once per batch. With the default `commit: "batch"` the batch's offsets are committed
+   * after it resolves. A rejection commits nothing; the batch is delivered again (after a
+   * back-off, holding up that partition: poison messages are the handler's to dead-letter).
    */
   handleBatch(batch: ConsumedBatch): Promise<void>;
+  /**
+   * "batch" (default): commit after every handled batch. "manual": the handler decides, through
+   * `batch.commit()` — for consumers that checkpoint state together with the offset it covers.
+   */
+  commit?: "batch" | "manual";
+  /**
+   * Called with the partitions this member now owns, on every (re)assignment; a partition
+   * missing from the list has moved to another member.
+   */
+  onAssignment?(partitions: PartitionRef[]): void;
 }
 
+/**
+ * `subscribe` resolves once the group is joined and the start positions are fixed: a message
+ * appended after it resolves is delivered (with fromBeginning=false, "the end" means the end as
+ * of the call).
+ */
 export interface Subscription {
   /** Stops consuming after the in-flight batch, commits, and leaves the group. Idempotent. */
   close(): Promise<void>;

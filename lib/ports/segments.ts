@@ -1,5 +1,5 @@
 import type { ListSegmentsQuery } from "@/lib/segments/definition";
-import type { Segment, SegmentStats } from "@/lib/segments/model";
+import type { Segment, SegmentDefinition, SegmentStats } from "@/lib/segments/model";
 
 /** A row for the append-only audit log. */
 export interface AuditEntry {
@@ -62,4 +62,8 @@ export interface SegmentStore {
   list(query: ListSegmentsQuery): Promise<SegmentPage>;
   stats(id: string, since: Date): Promise<SegmentStats>;
   versions(id: string): Promise<SegmentVersion[]>;
+  /** Every definition, deleted ones included (flagged), for the evaluation engine. */
+  evaluationDefinitions(): Promise<(SegmentDefinition & { deleted: boolean })[]>;
+  /** Names of the given segments (deleted ones included). */
+  names(ids: readonly string[]): Promise<Map<string, string>>;
 }

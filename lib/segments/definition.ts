@@ -167,3 +167,15 @@ export function compare(aggregate: number, operator: Operator, threshold: number
       return aggregate !== threshold;
   }
 }
+
+export const pageQuerySchema = z.object({
+  limit: z.coerce
+    .number({ error: "must be a number" })
+    .int({ message: "must be a whole number" })
+    .min(1, { message: "must be at least 1" })
+    .max(1000, { message: "must be at most 1000" })
+    .default(100),
+  after: z.string().max(300, { message: "must be at most 300 characters" }).optional(),
+  before: z.string().max(300, { message: "must be at most 300 characters" }).optional(),
+});
+export type PageQuery = z.output<typeof pageQuerySchema>;

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { AppError, notFound, validationError } from "@/lib/errors";
 import type { DefinitionTx, SegmentStore } from "@/lib/ports/segments";
+import type { MembershipStore } from "@/lib/ports/memberships";
 import type { CreateSegmentInput, ListSegmentsQuery, UpdateSegmentInput } from "@/lib/segments/definition";
 import {
   ExpressionError,
@@ -10,17 +11,21 @@ import {
   referencedSegments,
   type ExprNode,
 } from "@/lib/segments/expression";
-import { definitionOf, type Segment, type SegmentStats, type SegmentUpdateMessage } from "@/lib/segments/model";
+import { definitionOf, type Segment, type SegmentUpdateMessage } from "@/lib/segments/model";
 import { TOPICS } from "@/lib/topics";
 import type { RequestContext } from "./context";
 
 export interface SegmentDeps {
   segments: SegmentStore;
+  /** The serving store counts current members (PostgreSQL or Aerospike). */
+  memberships?: Pick<MembershipStore, "countMembers">;
+  /** Backfill progress of the in-process segment processor, when there is one. */
+  evaluation?: (segmentId: string) => { version: number; remaining: number; total: number } | undefined;
   /** Wakes the outbox relay after a commit, so changes reach the workers at once. */
   onCommitted?: () => void;
 }
 
-export type SegmentWithStats = Segment & { stats: SegmentStats };
+
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -213,10 +218,24 @@ export async function deleteSegment(deps: SegmentDeps, id: string, ctx: RequestC
 }
 
 // GET /api/v1/segments/{id}
-export async function getSegment(deps: SegmentDeps, id: string, now: Date): Promise<SegmentWithStats> {
+export async function getSegment(deps: SegmentDeps, id: string, now: Date) {
   const segment = await deps.segments.get(id);
   if (!segment) throw notFound("Segment", id);
-  return { ...segment, stats: await deps.segments.stats(id, new Date(now.getTime() - DAY_MS)) };
+  const [stats, members] = await Promise.all([
+    deps.segments.stats(id, new Date(now.getTime() - DAY_MS)),
+    deps.memberships?.countMembers(id),
+  ]);
+  const progress = deps.evaluation?.(id);
+  return {
+    ...segment,
+    stats: {
+      ...stats,
+      currentMembers: members ?? stats.currentMembers,
+      evaluation: progress
+        ? { state: progress.remaining > 0 ? ("backfilling" as const) : ("ready" as const), ...progress }
+        : null,
+    },
+  };
 }
 
 // GET /api/v1/segments

@@ -80,18 +80,29 @@ export const engineCases: EngineCase[] = [
 export const ADMIN_KEY = "test-admin-key-0123456789abcdef";
 
 /** A full runtime over a fresh database and log, with an optional fixed clock. */
-export async function openTestRuntime(engine: EngineCase, options: { clock?: Clock } = {}) {
+export async function openTestRuntime(engine: EngineCase, options: { clock?: Clock; workers?: boolean } = {}) {
   const db = await engine.openDb();
   const log = await engine.openLog();
   const dataDir = mkdtempSync(path.join(tmpdir(), "am-data-"));
   const env = parseEnv({ NODE_ENV: "test", ADMIN_API_KEY: ADMIN_KEY, DATA_DIR: dataDir, KAFKA_PARTITIONS: "2" });
   // Topic names are shared on a real broker; tests read what they wrote by its key.
-  const rt: Runtime = await createRuntime(env, { db, eventLog: log, clock: options.clock, skipMigrations: true });
+  const rt: Runtime = await createRuntime(env, {
+    db,
+    eventLog: log,
+    clock: options.clock,
+    skipMigrations: true,
+    workers: options.workers ?? false,
+    // A real broker is shared by every suite and run: each runtime consumes as a group of its own.
+    processorGroupId: `segment-processor-test-${randomBytes(4).toString("hex")}`,
+    // …and reads only this run's events, not what earlier runs left in the shared topic.
+    processorFromBeginning: false,
+  });
   return {
     rt,
     db,
     log,
     async close() {
+      await rt.processor?.close();
       await rt.relay.close();
       await log.cleanup();
       await db.drop();

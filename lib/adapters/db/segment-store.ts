@@ -213,6 +213,18 @@ export function createSegmentStore(db: Database): SegmentStore {
         exitsLast24h: exits?.n ?? 0,
       };
     },
+    evaluationDefinitions: async () => {
+      const all = await hydrate(db, await db.select().from(segments));
+      return all.map((s) => ({ ...definitionOf(s), deleted: s.deletedAt !== null }));
+    },
+    names: async (ids) => {
+      if (ids.length === 0) return new Map();
+      const rows = await db
+        .select({ id: segments.id, name: segments.name })
+        .from(segments)
+        .where(inArray(segments.id, [...ids]));
+      return new Map(rows.map((r) => [r.id, r.name]));
+    },
     versions: async (id) =>
       db
         .select({

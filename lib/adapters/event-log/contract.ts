@@ -117,8 +117,48 @@ export function eventLogContract(name: string, make: () => Promise<EventLogHarne
         topics: [topicName],
         fromBeginning: options.fromBeginning,
         handleBatch: collector.handleBatch,
+        commit: options.commit,
+        onAssignment: options.onAssignment,
       });
     }
+
+    it(
+      "manual commit: only what the handler commits is skipped by the group's next subscriber",
+      async () => {
+        const name = await topic(1);
+        const sent = messagesFor("manual", 6, 1);
+        await log.append(name, sent);
+        const groupId = uniqueName("group");
+        const assigned: { topic: string; partition: number }[][] = [];
+        let committed = false;
+        const a = new Collector();
+        const first = await log.subscribe({
+          groupId,
+          topics: [name],
+          commit: "manual",
+          onAssignment: (partitions) => assigned.push(partitions),
+          handleBatch: async (batch) => {
+            await a.handleBatch(batch);
+            // Commit through the third message only, once.
+            const third = batch.messages.find((m) => m.value === sent[2]!.value);
+            if (third && !committed) {
+              committed = true;
+              await batch.commit(third.offset);
+            }
+          },
+        });
+        await waitFor(() => a.messages.length >= 6, "6 messages");
+        await first.close();
+        expect(assigned.at(-1)).toEqual([{ topic: name, partition: 0 }]);
+
+        const again = new Collector();
+        await subscribe(log, name, again, { groupId });
+        await waitFor(() => again.messages.length >= 3, "the 3 uncommitted messages");
+        await sleep(QUIET_MS);
+        expect(again.values()).toEqual(sent.slice(3).map((m) => m.value));
+      },
+      TEST_TIMEOUT_MS,
+    );
 
     it(
       "ensureTopics is idempotent and leaves an existing topic's partitions as they are",

@@ -280,6 +280,7 @@ export class KafkaEventLog implements EventLog {
   async subscribe(options: SubscribeOptions): Promise<Subscription> {
     this.assertOpen();
     const { groupId, handleBatch } = options;
+    const manual = options.commit === "manual";
     const topics = [...new Set(options.topics)];
     if (topics.length === 0) throw new RangeError("subscribe: topics must not be empty");
     const settings = this.settings;
@@ -309,6 +310,11 @@ export class KafkaEventLog implements EventLog {
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
       // Runs synchronously inside the join, before the first fetch, so the seek takes effect.
       const pinned: { topic: string; partition: number; offset: string }[] = [];
+      options.onAssignment?.(
+        Object.entries(payload.memberAssignment).flatMap(([topic, partitions]) =>
+          partitions.map((partition) => ({ topic, partition })),
+        ),
+      );
       for (const [topic, partitions] of Object.entries(payload.memberAssignment)) {
         for (const partition of partitions) {
           const offset = starts.get(`${topic}:${partition}`);
@@ -345,7 +351,15 @@ export class KafkaEventLog implements EventLog {
             if (!isRunning() || isStale()) return;
             const beat = setInterval(() => heartbeat().catch(() => undefined), settings.heartbeatIntervalMs);
             try {
-              await handleBatch({ topic: batch.topic, partition: batch.partition, messages: [...messages] });
+              await handleBatch({
+                topic: batch.topic,
+                partition: batch.partition,
+                messages: [...messages],
+                commit: (offset) =>
+                  consumer.commitOffsets([
+                    { topic: batch.topic, partition: batch.partition, offset: (BigInt(offset) + 1n).toString() },
+                  ]),
+              });
               break;
             } catch (error) {
               settings.log(
@@ -366,6 +380,7 @@ export class KafkaEventLog implements EventLog {
           }
           const last = messages.at(-1)!.offset;
           resolveOffset(last);
+          if (manual) return;
           await consumer.commitOffsets([
             { topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() },
           ]);

@@ -470,6 +470,8 @@ class LocalSubscription implements Subscription {
     private readonly cursors: Cursor[],
     private readonly handleBatch: SubscribeOptions["handleBatch"],
     private readonly commit: (cursor: Cursor) => Promise<void>,
+    private readonly commitOffset: (topic: string, partition: number, offset: number) => Promise<void>,
+    private readonly manual: boolean,
     private readonly onClosed: () => void,
     private readonly options: Required<Omit<LocalEventLogOptions, "dir">>,
   ) {}
@@ -521,11 +523,17 @@ class LocalSubscription implements Subscription {
             this.options.maxBatchBytes,
           );
           if (messages.length === 0) continue;
-          const batch = { topic: cursor.partition.topic, partition: cursor.partition.id, messages };
+          const { topic, id } = { topic: cursor.partition.topic, id: cursor.partition.id };
+          const batch: ConsumedBatch = {
+            topic,
+            partition: id,
+            messages,
+            commit: (offset) => this.commitOffset(topic, id, Number(offset) + 1),
+          };
           if (!(await this.deliver(batch))) break;
           cursor.offset += messages.length;
           cursor.pos = pos;
-          await this.commit(cursor);
+          if (!this.manual) await this.commit(cursor);
           progressed = true;
         }
         failures = 0;
@@ -765,12 +773,20 @@ export class LocalEventLog implements EventLog {
         (group[cursor.partition.topic] ??= {})[cursor.partition.id] = cursor.offset;
         return this.saveGroup(groupId);
       },
+      (topic, partition, offset) => {
+        const group = this.groupOffsets.get(groupId)!;
+        (group[topic] ??= {})[partition] = offset;
+        return this.saveGroup(groupId);
+      },
+      options.commit === "manual",
       () => {
         if (this.activeGroups.get(groupId) === subscription) this.activeGroups.delete(groupId);
       },
       this.options,
     );
     subscription.start();
+    // One process owns the log: every partition is this member's.
+    options.onAssignment?.(cursors.map((c) => ({ topic: c.partition.topic, partition: c.partition.id })));
     return subscription;
   }
 

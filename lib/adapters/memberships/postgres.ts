@@ -1,0 +1,171 @@
+import { sql } from "drizzle-orm";
+import type { Database } from "@/db/client";
+import type {
+  CurrentMembership,
+  HistoryEntry,
+  MembershipChange,
+  MembershipHistory,
+  MembershipStore,
+  TransitionCause,
+} from "@/lib/ports/memberships";
+
+/** Both drivers answer execute() with { rows }. */
+async function rows<T>(db: Database, query: ReturnType<typeof sql>): Promise<T[]> {
+  const result = (await db.execute(query)) as unknown as { rows: T[] };
+  return result.rows;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/**
+ * The last change per (user, segment) decides the current state: applying a batch in order is
+ * the same as applying its final state per pair.
+ */
+function finalStates(changes: readonly MembershipChange[]) {
+  const last = new Map<string, MembershipChange>();
+  for (const c of changes) last.set(`${c.userId}\u0000${c.segmentId}`, c);
+  const enter: MembershipChange[] = [];
+  const exit: MembershipChange[] = [];
+  for (const c of last.values()) (c.kind === "enter" ? enter : exit).push(c);
+  return { enter, exit };
+}
+
+/** Current memberships in PostgreSQL (or PGlite): one row per (user, segment). */
+export function createPgMembershipStore(db: Database): MembershipStore {
+  return {
+    async apply(changes) {
+      if (changes.length === 0) return;
+      const { enter, exit } = finalStates(changes);
+      await db.transaction(async (tx) => {
+        if (exit.length > 0) {
+          await tx.execute(sql`
+            delete from user_segment_memberships m
+            using unnest(${sql.param(exit.map((c) => c.userId))}::text[], ${sql.param(exit.map((c) => c.segmentId))}::uuid[]) as x(user_id, segment_id)
+            where m.user_id = x.user_id and m.segment_id = x.segment_id`);
+        }
+        if (enter.length > 0) {
+          await tx.execute(sql`
+            insert into user_segment_memberships (user_id, segment_id, entered_at, definition_version)
+            select * from unnest(${sql.param(enter.map((c) => c.userId))}::text[], ${sql.param(enter.map((c) => c.segmentId))}::uuid[],
+                                 ${sql.param(enter.map((c) => iso(c.at)))}::timestamptz[], ${sql.param(enter.map((c) => c.version))}::int[])
+            on conflict (user_id, segment_id) do update
+              set entered_at = excluded.entered_at, definition_version = excluded.definition_version`);
+        }
+      });
+    },
+
+    async segmentsOf(userId) {
+      const r = await rows<{ segment_id: string; entered_at: string | Date; definition_version: number }>(
+        db,
+        sql`select segment_id, entered_at, definition_version from user_segment_memberships
+            where user_id = ${userId} order by entered_at, segment_id`,
+      );
+      return r.map(
+        (x): CurrentMembership => ({ segmentId: x.segment_id, enteredAt: new Date(x.entered_at), version: Number(x.definition_version) }),
+      );
+    },
+
+    async members(segmentId, { after, limit }) {
+      const r = await rows<{ user_id: string; entered_at: string | Date }>(
+        db,
+        sql`select user_id, entered_at from user_segment_memberships
+            where segment_id = ${segmentId} ${after !== undefined ? sql`and user_id > ${after}` : sql``}
+            order by user_id limit ${limit + 1}`,
+      );
+      const page = r.slice(0, limit).map((x) => ({ userId: x.user_id, enteredAt: new Date(x.entered_at) }));
+      return { members: page, next: r.length > limit ? page[page.length - 1]!.userId : null };
+    },
+
+    async countMembers(segmentId) {
+      const [r] = await rows<{ n: string | number }>(
+        db,
+        sql`select count(*) as n from user_segment_memberships where segment_id = ${segmentId}`,
+      );
+      return Number(r?.n ?? 0);
+    },
+
+    async eraseUser(userId) {
+      await db.execute(sql`delete from user_segment_memberships where user_id = ${userId}`);
+    },
+  };
+}
+
+/** Entry/exit history in PostgreSQL (or PGlite). */
+export function createPgMembershipHistory(db: Database): MembershipHistory {
+  return {
+    async record(changes) {
+      if (changes.length === 0) return;
+      const enters = changes.filter((c) => c.kind === "enter");
+      const exits = changes.filter((c) => c.kind === "exit");
+      await db.transaction(async (tx) => {
+        if (enters.length > 0) {
+          await tx.execute(sql`
+            insert into user_segment_history (user_id, segment_id, entered_at, enter_cause, definition_version)
+            select * from unnest(${sql.param(enters.map((c) => c.userId))}::text[], ${sql.param(enters.map((c) => c.segmentId))}::uuid[],
+                                 ${sql.param(enters.map((c) => iso(c.at)))}::timestamptz[], ${sql.param(enters.map((c) => c.cause))}::text[],
+                                 ${sql.param(enters.map((c) => c.version))}::int[])
+            on conflict (user_id, segment_id, entered_at) do nothing`);
+        }
+        if (exits.length > 0) {
+          // Each exit closes the latest open entry at or before it: with entries inserted
+          // first, enter-exit-enter-exit within one batch pairs up correctly, and a replayed
+          // exit finds nothing open.
+          await tx.execute(sql`
+            update user_segment_history h set exited_at = x.at, exit_cause = x.cause
+            from unnest(${sql.param(exits.map((c) => c.userId))}::text[], ${sql.param(exits.map((c) => c.segmentId))}::uuid[],
+                        ${sql.param(exits.map((c) => iso(c.at)))}::timestamptz[], ${sql.param(exits.map((c) => c.cause))}::text[]) as x(user_id, segment_id, at, cause)
+            where h.id = (
+              select h2.id from user_segment_history h2
+              where h2.user_id = x.user_id and h2.segment_id = x.segment_id
+                and h2.exited_at is null and h2.entered_at <= x.at
+              order by h2.entered_at desc limit 1)`);
+        }
+      });
+    },
+
+    async ofUser(userId, { before, limit }) {
+      // Cursor: "<entered_at ISO>|<id>", newest first.
+      let cursor = sql``;
+      if (before) {
+        const [at, id] = before.split("|");
+        if (at && id && !Number.isNaN(Date.parse(at)) && /^\d+$/.test(id)) {
+          cursor = sql`and (entered_at, id) < (${at}::timestamptz, ${Number(id)})`;
+        }
+      }
+      const r = await rows<{
+        id: string | number;
+        segment_id: string;
+        entered_at: string | Date;
+        exited_at: string | Date | null;
+        enter_cause: TransitionCause;
+        exit_cause: TransitionCause | null;
+        definition_version: number;
+      }>(
+        db,
+        sql`select id, segment_id, entered_at, exited_at, enter_cause, exit_cause, definition_version
+            from user_segment_history where user_id = ${userId} ${cursor}
+            order by entered_at desc, id desc limit ${limit + 1}`,
+      );
+      const page = r.slice(0, limit);
+      const entries = page.map(
+        (x): HistoryEntry => ({
+          segmentId: x.segment_id,
+          enteredAt: new Date(x.entered_at),
+          exitedAt: x.exited_at === null ? null : new Date(x.exited_at),
+          enterCause: x.enter_cause,
+          exitCause: x.exit_cause,
+          definitionVersion: Number(x.definition_version),
+        }),
+      );
+      const last = page[page.length - 1];
+      return {
+        entries,
+        next: r.length > limit && last ? `${new Date(last.entered_at).toISOString()}|${last.id}` : null,
+      };
+    },
+
+    async eraseUser(userId) {
+      await db.execute(sql`delete from user_segment_history where user_id = ${userId}`);
+    },
+  };
+}

@@ -1,0 +1,159 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { installRuntime, uninstallRuntime } from "@/lib/runtime";
+import { TOPICS } from "@/lib/topics";
+import { engineCases, openTestRuntime } from "@/test/support/engines";
+import { call } from "@/test/support/http";
+import * as segmentsRoute from "@/app/api/v1/segments/route";
+import * as segmentStatus from "@/app/api/v1/segments/[segmentId]/status/route";
+import * as segmentItem from "@/app/api/v1/segments/[segmentId]/route";
+import * as members from "@/app/api/v1/segments/[segmentId]/members/route";
+import * as events from "@/app/api/v1/events/route";
+import * as userSegments from "@/app/api/v1/users/[userId]/segments/route";
+import * as userHistory from "@/app/api/v1/users/[userId]/segments/history/route";
+import type { MembershipMessage } from "./segment-processor";
+
+async function eventually<T>(probe: () => Promise<T>, ok: (v: T) => boolean, what: string, timeoutMs = 15_000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (ok(v)) return v;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}: last ${JSON.stringify(v)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe.each(engineCases)("pipeline on $name: events in → memberships, history and transitions out", (engine) => {
+  let env: Awaited<ReturnType<typeof openTestRuntime>>;
+  const run = Math.random().toString(36).slice(2, 8);
+  const user = (n: string) => `${n}-${run}`;
+  const published: MembershipMessage[] = [];
+  let closeSub: () => Promise<void> = async () => {};
+
+  const create = async (body: unknown) => {
+    const res = await call(segmentsRoute.POST, "POST", { body });
+    expect(res.status).toBe(201);
+    return res.body as { id: string; version: number };
+  };
+  const send = async (list: unknown[]) => {
+    const res = await call(events.POST, "POST", { body: { events: list } });
+    expect(res.status).toBe(202);
+    expect(res.body).toEqual({ accepted: list.length });
+  };
+  const segmentsOf = async (userId: string) =>
+    ((await call(userSegments.GET, "GET", { params: { userId } })).body.segments as { segmentId: string; name: string }[])
+      .map((s) => s.segmentId)
+      .sort();
+
+  beforeAll(async () => {
+    env = await openTestRuntime(engine, { workers: true });
+    installRuntime(env.rt);
+    const sub = await env.log.subscribe({
+      groupId: `pipeline-test-${run}`,
+      topics: [TOPICS.segmentMemberships],
+      fromBeginning: false,
+      handleBatch: async (batch) => {
+        for (const m of batch.messages) {
+          const msg = JSON.parse(m.value) as MembershipMessage;
+          if (msg.userId.endsWith(run)) published.push(msg);
+        }
+      },
+    });
+    closeSub = () => sub.close();
+  });
+  afterAll(async () => {
+    await closeSub();
+    uninstallRuntime();
+    await env?.close();
+  });
+
+  it("enters on the third addToCart, derived segments follow, and an unknown user has none", async () => {
+    const cart = await create({ name: `cart3 ${run}`, rules: [{ eventType: "addToCart", attribute: "count", operator: "GTE", value: 3, windowMinutes: 60 }] });
+    const buyer = await create({ name: `buyer ${run}`, rules: [{ eventType: "orders", attribute: "count", operator: "GTE", value: 1, windowMinutes: 60 }] });
+    const abandon = await create({ name: `abandoner ${run}`, logicalExpression: `${cart.id} AND NOT ${buyer.id}` });
+    await env.rt.relay.flush();
+
+    const u = user("shopper");
+    const now = Date.now();
+    await send([0, 1].map((i) => ({ userId: u, eventType: "addToCart", timestamp: now - 1000 + i, attributes: {} })));
+    await env.rt.processor!.idle();
+    expect(await segmentsOf(u)).toEqual([]);
+    await send([{ userId: u, eventType: "addToCart", timestamp: new Date(now).toISOString(), attributes: { sku: "x" } }]);
+    const inSegments = await eventually(() => segmentsOf(u), (s) => s.length === 2, "entry");
+    expect(inSegments).toEqual([abandon.id, cart.id].sort());
+
+    await send([{ userId: u, eventType: "orders", timestamp: now + 1, attributes: { value: 30 } }]);
+    expect(await eventually(() => segmentsOf(u), (s) => s.includes(buyer.id), "buyer")).toEqual([buyer.id, cart.id].sort());
+
+    const list = await call(members.GET, "GET", { params: { segmentId: cart.id } });
+    expect(list.body.data.map((m: { userId: string }) => m.userId)).toEqual([u]);
+    const detail = await call(segmentItem.GET, "GET", { params: { segmentId: cart.id } });
+    expect(detail.body.stats).toMatchObject({ currentMembers: 1, entriesLast24h: 1, exitsLast24h: 0 });
+
+    // History is written right after the serving store: wait for the exit to land there too.
+    type Row = { segmentId: string; enterCause: string; exitCause: string | null; segmentName: string };
+    const rows = await eventually(
+      async () => (await call(userHistory.GET, "GET", { params: { userId: u } })).body.data as Row[],
+      (r) => r.some((x) => x.segmentId === abandon.id && x.exitCause !== null),
+      "history exit",
+    );
+    const abandonRow = rows.find((r) => r.segmentId === abandon.id)!;
+    expect(abandonRow).toMatchObject({ enterCause: "event", exitCause: "event", segmentName: `abandoner ${run}` });
+
+    await eventually(async () => published.filter((p) => p.userId === u).length, (n) => n >= 4, "published transitions");
+    const kinds = published.filter((p) => p.userId === u).map((p) => `${p.kind} ${p.segmentId === abandon.id ? "abandon" : p.segmentId === cart.id ? "cart" : "buyer"}`);
+    expect(kinds.sort()).toEqual(["enter abandon", "enter buyer", "enter cart", "exit abandon"]);
+    expect(published.every((p) => p.id === `${p.userId}|${p.segmentId}|${p.kind}|${p.at}`)).toBe(true);
+
+    expect((await call(userSegments.GET, "GET", { params: { userId: user("nobody") } })).body).toEqual({
+      userId: user("nobody"),
+      segments: [],
+    });
+  }, 60_000);
+
+  it("exits when the window slides past, with no new event", async () => {
+    const seg = await create({ name: `recent click ${run}`, rules: [{ eventType: "clicks", attribute: "count", operator: "GTE", value: 1, windowMinutes: 1 }] });
+    await env.rt.relay.flush();
+    await eventually(async () => env.rt.processor!.status().generation, () => true, "definitions");
+    const u = user("clicker");
+    // Happened 57 s ago: in the 1-minute window for about 3 more seconds.
+    await send([{ userId: u, eventType: "clicks", timestamp: Date.now() - 57_000, attributes: {} }]);
+    await eventually(() => segmentsOf(u), (s) => s.includes(seg.id), "entry", 10_000);
+    const exitAt = await eventually(
+      async () => published.find((p) => p.userId === u && p.kind === "exit"),
+      (p) => p !== undefined,
+      "time-driven exit",
+      15_000,
+    );
+    expect(exitAt!.cause).toBe("time");
+    expect(await segmentsOf(u)).toEqual([]);
+  }, 60_000);
+
+  it("evaluates a new segment at once from retained state, and deactivation exits its members", async () => {
+    const u = user("spender");
+    const now = Date.now();
+    await send([10, 20, 30].map((v, i) => ({ userId: u, eventType: "orders", timestamp: now - 60_000 * (i + 1), attributes: { value: v } })));
+    await env.rt.processor!.idle();
+    const seg = await create({
+      name: `spent 50 ${run}`,
+      rules: [{ eventType: "orders", attribute: "sum", operator: "GTE", value: 50, windowMinutes: 1440 }],
+    });
+    await env.rt.relay.flush();
+    const entered = await eventually(
+      async () => published.find((p) => p.userId === u && p.segmentId === seg.id),
+      (p) => p !== undefined,
+      "backfill entry",
+    );
+    expect(entered).toMatchObject({ kind: "enter", cause: "definition", version: 1 });
+
+    const off = await call(segmentStatus.PATCH, "PATCH", { params: { segmentId: seg.id }, body: { active: false } });
+    expect(off.body.version).toBe(2);
+    await env.rt.relay.flush();
+    const exited = await eventually(
+      async () => published.find((p) => p.userId === u && p.segmentId === seg.id && p.kind === "exit"),
+      (p) => p !== undefined,
+      "deactivation exit",
+    );
+    expect(exited).toMatchObject({ cause: "deactivated", version: 2 });
+    expect(await segmentsOf(u)).not.toContain(seg.id);
+  }, 60_000);
+});

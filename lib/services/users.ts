@@ -1,0 +1,77 @@
+import { AppError, notFound } from "@/lib/errors";
+import type { MembershipHistory, MembershipStore } from "@/lib/ports/memberships";
+import type { SegmentStore } from "@/lib/ports/segments";
+
+export interface UserQueryDeps {
+  memberships: MembershipStore;
+  history: MembershipHistory;
+  segments: Pick<SegmentStore, "names" | "get">;
+}
+
+/** Segment names change rarely and every lookup needs them: a short-lived cache per process. */
+const NAME_TTL_MS = 5_000;
+const nameCache = new Map<string, { name: string; until: number }>();
+
+async function namesOf(deps: UserQueryDeps, ids: string[], now: number): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  const missing: string[] = [];
+  for (const id of new Set(ids)) {
+    const hit = nameCache.get(id);
+    if (hit && hit.until > now) out.set(id, hit.name);
+    else missing.push(id);
+  }
+  if (missing.length > 0) {
+    const fetched = await deps.segments.names(missing);
+    for (const [id, name] of fetched) {
+      nameCache.set(id, { name, until: now + NAME_TTL_MS });
+      out.set(id, name);
+    }
+  }
+  return out;
+}
+
+// GET /api/v1/users/{id}/segments: an unknown user is in no segment (200, empty list).
+export async function userSegments(deps: UserQueryDeps, userId: string, now: Date) {
+  const current = await deps.memberships.segmentsOf(userId);
+  const names = await namesOf(deps, current.map((m) => m.segmentId), now.getTime());
+  return {
+    userId,
+    segments: current.map((m) => ({
+      segmentId: m.segmentId,
+      name: names.get(m.segmentId) ?? null,
+      enteredAt: m.enteredAt,
+      version: m.version,
+    })),
+  };
+}
+
+// GET /api/v1/users/{id}/segments/history: entries and exits, newest first, cursor-paginated.
+export async function userSegmentHistory(
+  deps: UserQueryDeps,
+  userId: string,
+  page: { before?: string; limit: number },
+  now: Date,
+) {
+  const { entries, next } = await deps.history.ofUser(userId, page);
+  const names = await namesOf(deps, entries.map((e) => e.segmentId), now.getTime());
+  return {
+    userId,
+    data: entries.map((e) => ({ ...e, segmentName: names.get(e.segmentId) ?? null })),
+    next,
+  };
+}
+
+// GET /api/v1/segments/{id}/members
+export async function segmentMembers(deps: UserQueryDeps, segmentId: string, page: { after?: string; limit: number }) {
+  const segment = await deps.segments.get(segmentId);
+  if (!segment) throw notFound("Segment", segmentId);
+  const result = await deps.memberships.members(segmentId, page);
+  return { segmentId, data: result.members, next: result.next };
+}
+
+export function assertUserId(userId: string): string {
+  if (userId.length === 0 || userId.length > 256) {
+    throw new AppError("VALIDATION_ERROR", "Invalid user id", { field: "userId", reason: "1 to 256 characters" });
+  }
+  return userId;
+}
