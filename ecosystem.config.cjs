@@ -3,6 +3,7 @@
 // The web app runs in cluster mode: every instance is stateless; PostgreSQL serialises
 // definition changes and a single outbox relay (advisory lock) publishes them.
 // Run `npm run build` once before the first start and after every upgrade.
+// The campaign dispatcher joins this file with the campaigns work.
 module.exports = {
   apps: [
     {
@@ -14,7 +15,19 @@ module.exports = {
       instances: process.env.WEB_INSTANCES || 2,
       kill_timeout: 20000,
       listen_timeout: 60000,
-      env: { NODE_ENV: "production", NEXT_TELEMETRY_DISABLED: "1" },
+      // The web instances serve; the workers below evaluate.
+      env: { NODE_ENV: "production", NEXT_TELEMETRY_DISABLED: "1", IN_PROCESS_WORKERS: "false" },
+    },
+    {
+      name: "segment-processor",
+      script: "workers/segment-processor/main.ts",
+      interpreter: "node",
+      interpreter_args: "--import tsx",
+      exec_mode: "fork",
+      // Kafka's consumer group spreads the user-events partitions over the instances.
+      instances: process.env.PROCESSOR_INSTANCES || 2,
+      kill_timeout: 35000,
+      env: { NODE_ENV: "production" },
     },
   ],
 };

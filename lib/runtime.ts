@@ -7,7 +7,15 @@ import { createSegmentStore } from "@/lib/adapters/db/segment-store";
 import { createCheckpointStore } from "@/lib/adapters/db/checkpoint-store";
 import { createPgMembershipHistory, createPgMembershipStore } from "@/lib/adapters/memberships/postgres";
 import type { MembershipHistory, MembershipStore } from "@/lib/ports/memberships";
-import { startSegmentProcessor, type SegmentProcessor } from "@/lib/services/segment-processor";
+import type { UserEventArchive } from "@/lib/ports/user-events";
+import type { ProfileStore } from "@/lib/ports/profiles";
+import { createProfileStore } from "@/lib/adapters/db/profile-store";
+import { createUserEventArchive } from "@/lib/adapters/db/user-event-archive";
+import {
+  startSegmentProcessor,
+  type SegmentProcessor,
+  type SegmentProcessorOptions,
+} from "@/lib/services/segment-processor";
 import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
 import { env as readEnv, type Env } from "@/lib/env";
@@ -36,6 +44,8 @@ export interface Runtime {
   relay: OutboxRelay;
   memberships: MembershipStore;
   history: MembershipHistory;
+  events: UserEventArchive;
+  profiles: ProfileStore;
   /** The segment processor running in this process (embedded mode), if any. */
   processor: SegmentProcessor | null;
   /** The deps the segment use cases take. */
@@ -51,10 +61,8 @@ export interface RuntimeOverrides {
   skipMigrations?: boolean;
   /** Run the segment processor in this process (default: IN_PROCESS_WORKERS, else embedded mode). */
   workers?: boolean;
-  /** Consumer group of the in-process segment processor (tests isolate themselves with it). */
-  processorGroupId?: string;
-  /** A new processor group reads `user-events` from the start (default) or only what comes next. */
-  processorFromBeginning?: boolean;
+  /** Options of the in-process segment processor (tests isolate themselves with a group id). */
+  processor?: Partial<Omit<SegmentProcessorOptions, "instanceId">>;
 }
 
 export async function openMembershipStore(env: Env, db: DatabaseHandle): Promise<MembershipStore> {
@@ -101,11 +109,12 @@ export async function createRuntime(env: Env, overrides: RuntimeOverrides = {}):
   });
   const memberships = await openMembershipStore(env, db);
   const history = createPgMembershipHistory(db.db);
+  const events = createUserEventArchive(db.db);
   const runWorkers = overrides.workers ?? env.IN_PROCESS_WORKERS ?? !env.KAFKA_BROKERS;
   const processor = runWorkers
     ? await startSegmentProcessor(
-        { eventLog, segments, memberships, history, checkpoints: createCheckpointStore(db.db), clock, log },
-        { instanceId: instanceId(), groupId: overrides.processorGroupId, fromBeginning: overrides.processorFromBeginning },
+        { eventLog, segments, memberships, history, checkpoints: createCheckpointStore(db.db), archive: events, clock, log },
+        { ...overrides.processor, instanceId: instanceId() },
       )
     : null;
   let closing: Promise<void> | undefined;
@@ -120,6 +129,8 @@ export async function createRuntime(env: Env, overrides: RuntimeOverrides = {}):
     relay,
     memberships,
     history,
+    events,
+    profiles: createProfileStore(db.db),
     processor,
     segmentDeps: {
       segments,

@@ -69,6 +69,7 @@ CREATE TABLE "user_segment_memberships" (
 --> statement-breakpoint
 CREATE TABLE "user_events" (
 	"id" bigserial PRIMARY KEY NOT NULL,
+	"event_id" uuid NOT NULL,
 	"user_id" text NOT NULL,
 	"event_type" text NOT NULL,
 	"occurred_at" timestamp with time zone NOT NULL,
@@ -167,6 +168,7 @@ CREATE UNIQUE INDEX "user_segment_history_entry_uq" ON "user_segment_history" US
 CREATE INDEX "user_segment_history_segment_entered_idx" ON "user_segment_history" USING btree ("segment_id","entered_at");--> statement-breakpoint
 CREATE INDEX "user_segment_history_segment_exited_idx" ON "user_segment_history" USING btree ("segment_id","exited_at");--> statement-breakpoint
 CREATE INDEX "user_segment_memberships_segment_idx" ON "user_segment_memberships" USING btree ("segment_id","user_id");--> statement-breakpoint
+CREATE UNIQUE INDEX "user_events_event_uq" ON "user_events" USING btree ("event_id");--> statement-breakpoint
 CREATE INDEX "user_events_user_idx" ON "user_events" USING btree ("user_id","occurred_at" DESC NULLS LAST);--> statement-breakpoint
 CREATE INDEX "user_events_occurred_idx" ON "user_events" USING btree ("occurred_at");--> statement-breakpoint
 CREATE INDEX "campaigns_segment_idx" ON "campaigns" USING btree ("segment_id","status");--> statement-breakpoint

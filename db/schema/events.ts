@@ -1,13 +1,15 @@
-import { bigserial, index, jsonb, pgTable, text, timestamp } from "drizzle-orm/pg-core";
+import { bigserial, index, jsonb, pgTable, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
 
 /**
  * Seed §4 UserEvent. The event stream itself lives in the event log (Kafka or the local log);
- * this table keeps the recent events a user lookup shows.
+ * the segment processor archives the last 24 hours here for user lookups and the explain view.
  */
 export const userEvents = pgTable(
   "user_events",
   {
     id: bigserial("id", { mode: "number" }).primaryKey(),
+    /** Assigned at ingestion: a replayed event is stored once. */
+    eventId: uuid("event_id").notNull(),
     userId: text("user_id").notNull(),
     eventType: text("event_type", { enum: ["clicks", "installs", "orders", "addToCart"] }).notNull(),
     occurredAt: timestamp("occurred_at", { withTimezone: true, mode: "date" }).notNull(),
@@ -17,6 +19,7 @@ export const userEvents = pgTable(
     receivedAt: timestamp("received_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
   },
   (t) => [
+    uniqueIndex("user_events_event_uq").on(t.eventId),
     index("user_events_user_idx").on(t.userId, t.occurredAt.desc()),
     index("user_events_occurred_idx").on(t.occurredAt),
   ],

@@ -8,24 +8,7 @@ import { evaluateExpression } from "@/lib/segments/expression";
 import type { SegmentDefinition } from "@/lib/segments/model";
 import { HORIZON_S, inWindow, relSecond } from "./window";
 import type { EngineEvent } from "./engine";
-
-function numeric(v: unknown): number {
-  if (typeof v === "number" && Number.isFinite(v)) return v;
-  if (typeof v === "string" && v.trim() !== "") {
-    const n = Number(v);
-    if (Number.isFinite(n)) return n;
-  }
-  return 0;
-}
-
-function field(attributes: Record<string, unknown>, path: string): number {
-  let cur: unknown = attributes;
-  for (const part of path.split(".")) {
-    if (cur === null || typeof cur !== "object") return 0;
-    cur = (cur as Record<string, unknown>)[part];
-  }
-  return numeric(cur);
-}
+import { fieldValue } from "./values";
 
 /**
  * Segment ids each user is in at `nowMs`. `events` are all events ever accepted, with the
@@ -64,7 +47,7 @@ export function oracleMemberships(
               for (const e of evs) {
                 if (e.eventType !== r.eventType) continue;
                 if (!inWindow(relSecond(e.timestamp) * 2, now, r.windowMinutes)) continue;
-                agg += r.attribute === "count" ? 1 : field(e.attributes, r.field ?? DEFAULT_SUM_FIELD);
+                agg += r.attribute === "count" ? 1 : fieldValue(e.attributes, r.field ?? DEFAULT_SUM_FIELD);
               }
               return compare(agg, r.operator, r.value);
             });

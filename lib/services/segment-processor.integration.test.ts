@@ -10,6 +10,8 @@ import * as members from "@/app/api/v1/segments/[segmentId]/members/route";
 import * as events from "@/app/api/v1/events/route";
 import * as userSegments from "@/app/api/v1/users/[userId]/segments/route";
 import * as userHistory from "@/app/api/v1/users/[userId]/segments/history/route";
+import * as explain from "@/app/api/v1/users/[userId]/segments/[segmentId]/explain/route";
+import * as profile from "@/app/api/v1/users/[userId]/profile/route";
 import type { MembershipMessage } from "./segment-processor";
 
 async function eventually<T>(probe: () => Promise<T>, ok: (v: T) => boolean, what: string, timeoutMs = 15_000): Promise<T> {
@@ -156,4 +158,64 @@ describe.each(engineCases)("pipeline on $name: events in → memberships, histor
     expect(exited).toMatchObject({ cause: "deactivated", version: 2 });
     expect(await segmentsOf(u)).not.toContain(seg.id);
   }, 60_000);
+
+  it("explains a membership rule by rule and through a derived expression", async () => {
+    const carts = await create({ name: `explain carts ${run}`, rules: [
+      { eventType: "addToCart", attribute: "count", operator: "GTE", value: 2, windowMinutes: 30 },
+      { eventType: "orders", attribute: "sum", field: "amount", operator: "LT", value: 100, windowMinutes: 1440 },
+    ] });
+    const derived = await create({ name: `explain not carts ${run}`, logicalExpression: `NOT ${carts.id}` });
+    await env.rt.relay.flush();
+    const u = user("explained");
+    const now = Date.now();
+    await send([
+      { userId: u, eventType: "addToCart", timestamp: now - 5 * 60_000, attributes: {} },
+      { userId: u, eventType: "addToCart", timestamp: now - 40 * 60_000, attributes: {} },
+      { userId: u, eventType: "orders", timestamp: now - 2 * 3600_000, attributes: { amount: 30 } },
+    ]);
+    await env.rt.processor!.idle();
+    const res = await eventually(
+      () => call(explain.GET, "GET", { params: { userId: u, segmentId: carts.id } }),
+      (r) => r.body.rules?.[1]?.aggregate === 30,
+      "archived events",
+    );
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({
+      userId: u,
+      segmentId: carts.id,
+      type: "INDEPENDENT",
+      holds: false,
+      rules: [
+        { eventType: "addToCart", attribute: "count", windowMinutes: 30, operator: "GTE", threshold: 2, aggregate: 1, holds: false },
+        { eventType: "orders", attribute: "sum", field: "amount", operator: "LT", threshold: 100, aggregate: 30, holds: true },
+      ],
+    });
+    const tree = await call(explain.GET, "GET", { params: { userId: u, segmentId: derived.id } });
+    expect(tree.body).toMatchObject({
+      holds: true,
+      expression: { type: "not", value: true, operand: { type: "segment", segmentId: carts.id, value: false } },
+    });
+    // The explanation agrees with the engine.
+    await eventually(() => segmentsOf(u), (segs) => segs.includes(derived.id), "the engine's verdict");
+    expect((await call(explain.GET, "GET", { params: { userId: u, segmentId: "not-a-uuid" } })).status).toBe(404);
+  }, 60_000);
+
+  it("stores profiles: 404 before, 201 on create, 200 on replace, 400 with the field", async () => {
+    const u = user("profiled");
+    expect((await call(profile.GET, "GET", { params: { userId: u } })).status).toBe(404);
+    const created = await call(profile.PUT, "PUT", {
+      params: { userId: u },
+      body: { email: "ada@example.com", phone: "+4915112345678", timezone: "Europe/Berlin", deviceTokens: ["fcm-token"], attributes: { plan: "pro" } },
+    });
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({ userId: u, email: "ada@example.com", timezone: "Europe/Berlin", attributes: { plan: "pro" } });
+    const replaced = await call(profile.PUT, "PUT", { params: { userId: u }, body: { email: "ada@example.org" } });
+    expect(replaced.status).toBe(200);
+    expect(replaced.body).toMatchObject({ email: "ada@example.org", phone: null, deviceTokens: [], attributes: {} });
+    expect((await call(profile.GET, "GET", { params: { userId: u } })).body.email).toBe("ada@example.org");
+    const bad = await call(profile.PUT, "PUT", { params: { userId: u }, body: { email: "nope", timezone: "Mars/Olympus" } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.details.errors.map((e: { field: string }) => e.field).sort()).toEqual(["email", "timezone"]);
+  }, 30_000);
 });
+

@@ -20,6 +20,8 @@ import type { Clock } from "@/lib/ports/clock";
 import type { ConsumedBatch, EventLog, PartitionRef, Subscription } from "@/lib/ports/event-log";
 import type { MembershipChange, MembershipHistory, MembershipStore } from "@/lib/ports/memberships";
 import type { SegmentStore } from "@/lib/ports/segments";
+import type { UserEventArchive } from "@/lib/ports/user-events";
+import type { IngestedEvent } from "@/lib/events/schema";
 import { segmentUpdateMessageSchema, type SegmentUpdateMessage } from "@/lib/segments/model";
 import { TOPICS } from "@/lib/topics";
 
@@ -38,6 +40,8 @@ export interface SegmentProcessorDeps {
   memberships: MembershipStore;
   history: MembershipHistory;
   checkpoints: CheckpointStore;
+  /** Where the applied events are kept for lookups and explain (optional). */
+  archive?: UserEventArchive;
   clock: Clock;
   log: ProcessorLogger;
 }
@@ -96,6 +100,8 @@ interface PartitionState {
   lastOffset: bigint | null;
   /** Transitions evaluated but not yet persisted (kept across a failed write). */
   pending: Transition[];
+  /** Applied events not yet archived (likewise). */
+  pendingEvents: IngestedEvent[];
   lastCheckpointAt: number;
   checkpointedOffset: bigint | null;
   commit: ((offset: string) => Promise<void>) | null;
@@ -129,6 +135,10 @@ export async function startSegmentProcessor(
   // ---- persistence -----------------------------------------------------------------------
 
   async function persist(st: PartitionState): Promise<void> {
+    if (st.pendingEvents.length > 0 && deps.archive) {
+      await deps.archive.append(st.pendingEvents);
+    }
+    st.pendingEvents = [];
     if (st.pending.length === 0) return;
     const changes: MembershipChange[] = st.pending.map((t) => ({
       userId: t.userId,
@@ -164,6 +174,7 @@ export async function startSegmentProcessor(
       engine,
       lastOffset: null,
       pending: [],
+      pendingEvents: [],
       lastCheckpointAt: Date.now(),
       checkpointedOffset: null,
       commit: null,
@@ -292,6 +303,7 @@ export async function startSegmentProcessor(
           continue;
         }
         const e = parsed.data;
+        state.pendingEvents.push(e);
         state.pending.push(
           ...state.engine.applyEvent(
             { userId: e.userId, eventType: e.eventType, timestamp: e.timestamp, attributes: e.attributes },
@@ -332,8 +344,14 @@ export async function startSegmentProcessor(
     }, delay);
   }
 
+  let lastPurge = 0;
   async function tick(): Promise<void> {
     const now = deps.clock.now().getTime();
+    if (deps.archive && now - lastPurge > 60_000) {
+      lastPurge = now;
+      // The archive serves 24-hour lookups; an hour of slack keeps late events explainable.
+      await deps.archive.purgeBefore(now - 25 * 3600_000).catch((error: unknown) => log.warn({ err: error }, "archive purge failed"));
+    }
     for (const st of [...partitions.values()]) {
       if (st.engine.nextDueMs() > now && st.pending.length === 0) continue;
       await exclusive(st, async () => {

@@ -1,6 +1,11 @@
 import { AppError, notFound } from "@/lib/errors";
 import type { MembershipHistory, MembershipStore } from "@/lib/ports/memberships";
 import type { SegmentStore } from "@/lib/ports/segments";
+import type { ProfileInput, ProfileStore } from "@/lib/ports/profiles";
+import type { UserEventArchive } from "@/lib/ports/user-events";
+import { explainSegment } from "@/lib/evaluation/explain";
+import { referencedSegments } from "@/lib/segments/expression";
+import { definitionOf, type SegmentDefinition } from "@/lib/segments/model";
 
 export interface UserQueryDeps {
   memberships: MembershipStore;
@@ -74,4 +79,44 @@ export function assertUserId(userId: string): string {
     throw new AppError("VALIDATION_ERROR", "Invalid user id", { field: "userId", reason: "1 to 256 characters" });
   }
   return userId;
+}
+
+const DAY_MS = 24 * 3600_000;
+
+// GET /api/v1/users/{id}/segments/{segmentId}/explain: each rule's aggregate against its
+// threshold (or, for a derived segment, the expression tree with each node's value), from the
+// user's events of the last 24 hours.
+export async function explainUserSegment(
+  deps: { segments: Pick<SegmentStore, "get">; events: UserEventArchive },
+  userId: string,
+  segmentId: string,
+  now: Date,
+) {
+  const root = await deps.segments.get(segmentId);
+  if (!root) throw notFound("Segment", segmentId);
+  const definitions = new Map<string, SegmentDefinition>([[root.id, definitionOf(root)]]);
+  // Derived segments: load what the expression reaches, transitively.
+  const queue = root.expressionTree ? referencedSegments(root.expressionTree) : [];
+  while (queue.length > 0) {
+    const id = queue.shift()!;
+    if (definitions.has(id)) continue;
+    const seg = await deps.segments.get(id);
+    if (!seg) continue;
+    definitions.set(id, definitionOf(seg));
+    if (seg.expressionTree) queue.push(...referencedSegments(seg.expressionTree));
+  }
+  const events = await deps.events.recent(userId, now.getTime() - DAY_MS, 100_000);
+  return { userId, at: now, ...explainSegment(definitions.get(root.id)!, definitions, events, now.getTime()) };
+}
+
+// GET /api/v1/users/{id}/profile: 404 for a user without a profile.
+export async function getProfile(deps: { profiles: ProfileStore }, userId: string) {
+  const profile = await deps.profiles.get(userId);
+  if (!profile) throw notFound("Profile of user", userId);
+  return profile;
+}
+
+// PUT /api/v1/users/{id}/profile: creates or replaces.
+export async function putProfile(deps: { profiles: ProfileStore }, userId: string, input: ProfileInput, now: Date) {
+  return deps.profiles.put(userId, input, now);
 }

@@ -92,10 +92,12 @@ export async function openTestRuntime(engine: EngineCase, options: { clock?: Clo
     clock: options.clock,
     skipMigrations: true,
     workers: options.workers ?? false,
-    // A real broker is shared by every suite and run: each runtime consumes as a group of its own.
-    processorGroupId: `segment-processor-test-${randomBytes(4).toString("hex")}`,
-    // …and reads only this run's events, not what earlier runs left in the shared topic.
-    processorFromBeginning: false,
+    processor: {
+      // A real broker is shared by every suite and run: each runtime consumes as a group of its
+      // own, and reads only this run's events, not what earlier runs left in the shared topic.
+      groupId: `segment-processor-test-${randomBytes(4).toString("hex")}`,
+      fromBeginning: false,
+    },
   });
   return {
     rt,

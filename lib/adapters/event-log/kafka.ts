@@ -415,9 +415,16 @@ export class KafkaEventLog implements EventLog {
             ?.partitions.filter((p) => BigInt(p.offset) >= 0n)
             .map((p) => p.partition) ?? [],
         );
+        const pinned: { partition: number; offset: string }[] = [];
         for (const { partition, high } of await admin.fetchTopicOffsets(topic)) {
-          if (!done.has(partition)) ends.set(`${topic}:${partition}`, high);
+          if (done.has(partition)) continue;
+          ends.set(`${topic}:${partition}`, high);
+          pinned.push({ partition, offset: high });
         }
+        // Commit the start before joining, so a member that dies before its first commit does
+        // not leave the group without a position (its successor would start at a later end).
+        // This fails while the group has running members; they already hold positions.
+        if (pinned.length > 0) await admin.setOffsets({ groupId, topic, partitions: pinned }).catch(() => undefined);
       }
       return ends;
     } catch (error) {

@@ -1,0 +1,22 @@
+/** A user's profile: contact points and attributes (seed §4 User). */
+export interface Profile {
+  userId: string;
+  email: string | null;
+  phone: string | null;
+  /** Push targets: FCM tokens (strings) or Web Push subscriptions ({endpoint, keys}). */
+  deviceTokens: unknown[];
+  /** IANA time zone, for quiet hours. */
+  timezone: string | null;
+  attributes: Record<string, unknown>;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export type ProfileInput = Pick<Profile, "email" | "phone" | "deviceTokens" | "timezone" | "attributes">;
+
+export interface ProfileStore {
+  get(userId: string): Promise<Profile | null>;
+  /** Creates or replaces; returns the stored profile and whether it was new. */
+  put(userId: string, input: ProfileInput, now: Date): Promise<{ profile: Profile; created: boolean }>;
+  erase(userId: string): Promise<void>;
+}

@@ -1,0 +1,48 @@
+/**
+ * The segment processor worker (pm2: `segment-processor`). Wiring only: read the environment,
+ * build the adapters, start lib/services/segment-processor, stop cleanly on SIGINT/SIGTERM
+ * (stop consuming, finish the in-flight batch, persist, checkpoint, close clients).
+ * Several processes share the user-events partitions through the Kafka consumer group.
+ */
+import { EnvError, parseEnv } from "@/lib/env";
+import { logger } from "@/lib/log";
+import { createRuntime } from "@/lib/runtime";
+
+async function main() {
+  let env;
+  try {
+    env = parseEnv();
+  } catch (error) {
+    if (error instanceof EnvError) {
+      console.error(error.message);
+      process.exit(1);
+    }
+    throw error;
+  }
+  const log = logger().child({ process: "segment-processor" });
+  if (!env.KAFKA_BROKERS || !env.DATABASE_URL) {
+    // Embedded mode runs the processor inside the web process (one process owns DATA_DIR).
+    console.error("The segment-processor worker needs DATABASE_URL and KAFKA_BROKERS; without them `npm start` runs it in-process.");
+    process.exit(1);
+  }
+  const rt = await createRuntime(env, { workers: true });
+  log.info({ status: rt.processor?.status() }, "segment processor started");
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, "segment processor stopping");
+    const force = setTimeout(() => process.exit(1), 30_000);
+    force.unref();
+    await rt.close();
+    process.exit(0);
+  };
+  process.on("SIGINT", () => void stop("SIGINT"));
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+}
+
+main().catch((error: unknown) => {
+  console.error("segment processor failed to start:", error);
+  process.exit(1);
+});
