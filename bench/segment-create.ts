@@ -35,7 +35,7 @@ async function main() {
   await db.migrate();
   const log = new LocalEventLog({ dir: path.join(dataDir, "log") });
   const env = parseEnv({ ...process.env, NODE_ENV: "test", ADMIN_API_KEY: KEY, DATA_DIR: dataDir });
-  const rt = await createRuntime(env, { db, eventLog: log, skipMigrations: true });
+  const rt = await createRuntime(env, { db, eventLog: log, skipMigrations: true, workers: false });
   installRuntime(rt);
   const run = Date.now().toString(36);
 

@@ -47,6 +47,10 @@ export const envSchema = z.object({
     emptyToUndefined,
     z.enum(["true", "false"], { error: "must be true or false" }).transform((v) => v === "true").optional(),
   ),
+  /** Consumer group of the segment processors (one group per deployment). */
+  SEGMENT_PROCESSOR_GROUP: z.preprocess(emptyToUndefined, z.string().regex(/^[A-Za-z0-9._-]{1,200}$/).default("segment-processor")),
+  /** Where a new processor group starts in user-events: everything retained, or only what comes next. */
+  SEGMENT_PROCESSOR_START: z.preprocess(emptyToUndefined, z.enum(["beginning", "end"]).default("beginning")),
   LOG_LEVEL: z.preprocess(
     emptyToUndefined,
     z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),

@@ -114,7 +114,12 @@ export async function createRuntime(env: Env, overrides: RuntimeOverrides = {}):
   const processor = runWorkers
     ? await startSegmentProcessor(
         { eventLog, segments, memberships, history, checkpoints: createCheckpointStore(db.db), archive: events, clock, log },
-        { ...overrides.processor, instanceId: instanceId() },
+        {
+          groupId: env.SEGMENT_PROCESSOR_GROUP,
+          fromBeginning: env.SEGMENT_PROCESSOR_START === "beginning",
+          ...overrides.processor,
+          instanceId: instanceId(),
+        },
       )
     : null;
   let closing: Promise<void> | undefined;

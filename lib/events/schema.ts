@@ -249,3 +249,16 @@ export function toIngestedEvent(event: UserEvent, eventId: string, receivedAt: n
     receivedAt,
   };
 }
+
+/**
+ * A `user-events` message that makes a user known without an event (a profile was created), so
+ * zero-event rules ("< 1 orders in 60 min") apply to them too. Key: userId.
+ */
+export const userKnownMessageSchema = z
+  .object({
+    kind: z.literal("user-known"),
+    userId: z.string().min(1).max(MAX_ID_LENGTH),
+    at: z.number().int(),
+  })
+  .strict();
+export type UserKnownMessage = z.output<typeof userKnownMessageSchema>;

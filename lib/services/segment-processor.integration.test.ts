@@ -213,6 +213,12 @@ describe.each(engineCases)("pipeline on $name: events in → memberships, histor
     expect(replaced.status).toBe(200);
     expect(replaced.body).toMatchObject({ email: "ada@example.org", phone: null, deviceTokens: [], attributes: {} });
     expect((await call(profile.GET, "GET", { params: { userId: u } })).body.email).toBe("ada@example.org");
+    // A profile makes the user known: zero-event segments apply to them without any event.
+    const quiet = await create({ name: `never ordered ${run}`, rules: [{ eventType: "orders", attribute: "count", operator: "LT", value: 1, windowMinutes: 60 }] });
+    await env.rt.relay.flush();
+    const fresh = user("profile-only");
+    expect((await call(profile.PUT, "PUT", { params: { userId: fresh }, body: { email: "new@example.com" } })).status).toBe(201);
+    await eventually(() => segmentsOf(fresh), (s) => s.includes(quiet.id), "zero-event membership of a profile-only user");
     const bad = await call(profile.PUT, "PUT", { params: { userId: u }, body: { email: "nope", timezone: "Mars/Olympus" } });
     expect(bad.status).toBe(400);
     expect(bad.body.error.details.errors.map((e: { field: string }) => e.field).sort()).toEqual(["email", "timezone"]);

@@ -14,7 +14,7 @@ import { promisify } from "node:util";
 import { gunzip, gzip } from "node:zlib";
 import { Definitions, PartitionEngine, causeOfState, type PartitionSnapshot, type Transition } from "@/lib/evaluation/engine";
 import { compileRuleSet, type EngineDefinition } from "@/lib/evaluation/ruleset";
-import { ingestedEventSchema } from "@/lib/events/schema";
+import { ingestedEventSchema, userKnownMessageSchema } from "@/lib/events/schema";
 import type { CheckpointStore } from "@/lib/ports/checkpoints";
 import type { Clock } from "@/lib/ports/clock";
 import type { ConsumedBatch, EventLog, PartitionRef, Subscription } from "@/lib/ports/event-log";
@@ -291,13 +291,19 @@ export async function startSegmentProcessor(
         const offset = BigInt(m.offset);
         if (state.lastOffset !== null && offset <= state.lastOffset) continue; // already in the state
         state.lastOffset = offset;
-        let parsed;
+        let raw: unknown = null;
         try {
-          parsed = ingestedEventSchema.safeParse(JSON.parse(m.value));
+          raw = JSON.parse(m.value);
         } catch {
-          parsed = null;
+          raw = null;
         }
-        if (!parsed?.success) {
+        const known = userKnownMessageSchema.safeParse(raw);
+        if (known.success) {
+          state.pending.push(...state.engine.touchUser(known.data.userId, m.timestamp));
+          continue;
+        }
+        const parsed = ingestedEventSchema.safeParse(raw);
+        if (!parsed.success) {
           eventsRejected++;
           log.warn({ partition: state.partition, offset: m.offset }, "unparseable user event skipped");
           continue;

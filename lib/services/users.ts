@@ -4,6 +4,9 @@ import type { SegmentStore } from "@/lib/ports/segments";
 import type { ProfileInput, ProfileStore } from "@/lib/ports/profiles";
 import type { UserEventArchive } from "@/lib/ports/user-events";
 import { explainSegment } from "@/lib/evaluation/explain";
+import type { EventLog } from "@/lib/ports/event-log";
+import type { UserKnownMessage } from "@/lib/events/schema";
+import { TOPICS } from "@/lib/topics";
 import { referencedSegments } from "@/lib/segments/expression";
 import { definitionOf, type SegmentDefinition } from "@/lib/segments/model";
 
@@ -116,7 +119,17 @@ export async function getProfile(deps: { profiles: ProfileStore }, userId: strin
   return profile;
 }
 
-// PUT /api/v1/users/{id}/profile: creates or replaces.
-export async function putProfile(deps: { profiles: ProfileStore }, userId: string, input: ProfileInput, now: Date) {
-  return deps.profiles.put(userId, input, now);
+// PUT /api/v1/users/{id}/profile: creates or replaces. A profile makes the user known to the
+// segment processors (zero-event rules then hold for them), through user-events; sent on every
+// PUT (a no-op for a known user) so a failed append is repaired by the client's retry.
+export async function putProfile(
+  deps: { profiles: ProfileStore; eventLog: EventLog },
+  userId: string,
+  input: ProfileInput,
+  now: Date,
+) {
+  const result = await deps.profiles.put(userId, input, now);
+  const message: UserKnownMessage = { kind: "user-known", userId, at: now.getTime() };
+  await deps.eventLog.append(TOPICS.userEvents, [{ key: userId, value: JSON.stringify(message) }]);
+  return result;
 }
