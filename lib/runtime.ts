@@ -11,6 +11,7 @@ import type { UserEventArchive } from "@/lib/ports/user-events";
 import type { ProfileStore } from "@/lib/ports/profiles";
 import { createProfileStore } from "@/lib/adapters/db/profile-store";
 import { createUserEventArchive } from "@/lib/adapters/db/user-event-archive";
+import { createEvaluationProgressStore } from "@/lib/adapters/db/evaluation-progress-store";
 import {
   startSegmentProcessor,
   type SegmentProcessor,
@@ -110,10 +111,11 @@ export async function createRuntime(env: Env, overrides: RuntimeOverrides = {}):
   const memberships = await openMembershipStore(env, db);
   const history = createPgMembershipHistory(db.db);
   const events = createUserEventArchive(db.db);
+  const progress = createEvaluationProgressStore(db.db);
   const runWorkers = overrides.workers ?? env.IN_PROCESS_WORKERS ?? !env.KAFKA_BROKERS;
   const processor = runWorkers
     ? await startSegmentProcessor(
-        { eventLog, segments, memberships, history, checkpoints: createCheckpointStore(db.db), archive: events, clock, log },
+        { eventLog, segments, memberships, history, checkpoints: createCheckpointStore(db.db), archive: events, progress, clock, log },
         {
           groupId: env.SEGMENT_PROCESSOR_GROUP,
           fromBeginning: env.SEGMENT_PROCESSOR_START === "beginning",
@@ -141,7 +143,7 @@ export async function createRuntime(env: Env, overrides: RuntimeOverrides = {}):
       segments,
       memberships,
       onCommitted: () => relay.kick(),
-      evaluation: processor ? (id) => processor.status().backfill[id] : undefined,
+      progress,
     },
     close() {
       closing ??= (async () => {

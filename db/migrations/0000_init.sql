@@ -152,6 +152,16 @@ CREATE TABLE "processor_checkpoints" (
 	CONSTRAINT "processor_checkpoints_pk" PRIMARY KEY("group_id","topic","partition")
 );
 --> statement-breakpoint
+CREATE TABLE "segment_evaluation_progress" (
+	"segment_id" text NOT NULL,
+	"instance_id" text NOT NULL,
+	"version" integer NOT NULL,
+	"users_total" integer NOT NULL,
+	"users_remaining" integer NOT NULL,
+	"updated_at" timestamp with time zone DEFAULT now() NOT NULL,
+	CONSTRAINT "segment_evaluation_progress_pk" PRIMARY KEY("segment_id","instance_id")
+);
+--> statement-breakpoint
 ALTER TABLE "segment_dependencies" ADD CONSTRAINT "segment_dependencies_segment_fk" FOREIGN KEY ("segment_id") REFERENCES "public"."segments"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "segment_dependencies" ADD CONSTRAINT "segment_dependencies_depends_on_fk" FOREIGN KEY ("depends_on_segment_id") REFERENCES "public"."segments"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "segment_rules" ADD CONSTRAINT "segment_rules_segment_fk" FOREIGN KEY ("segment_id") REFERENCES "public"."segments"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint

@@ -23,3 +23,20 @@ export const processorCheckpoints = pgTable(
   },
   (t) => [primaryKey({ name: "processor_checkpoints_pk", columns: [t.groupId, t.topic, t.partition] })],
 );
+
+/**
+ * Backfill progress after a definition change, per processor instance: the web sums the rows
+ * of a segment's current version to show how far evaluation has got.
+ */
+export const segmentEvaluationProgress = pgTable(
+  "segment_evaluation_progress",
+  {
+    segmentId: text("segment_id").notNull(),
+    instanceId: text("instance_id").notNull(),
+    version: integer("version").notNull(),
+    usersTotal: integer("users_total").notNull(),
+    usersRemaining: integer("users_remaining").notNull(),
+    updatedAt: timestamp("updated_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ name: "segment_evaluation_progress_pk", columns: [t.segmentId, t.instanceId] })],
+);

@@ -146,6 +146,13 @@ describe.each(engineCases)("pipeline on $name: events in → memberships, histor
       "backfill entry",
     );
     expect(entered).toMatchObject({ kind: "enter", cause: "definition", version: 1 });
+    const progress = await eventually(
+      async () => (await call(segmentItem.GET, "GET", { params: { segmentId: seg.id } })).body.stats.evaluation,
+      (e) => e?.state === "ready",
+      "backfill progress in the segment's stats",
+    );
+    expect(progress).toMatchObject({ state: "ready", version: 1, usersRemaining: 0 });
+    expect(progress.usersTotal).toBeGreaterThanOrEqual(1);
 
     const off = await call(segmentStatus.PATCH, "PATCH", { params: { segmentId: seg.id }, body: { active: false } });
     expect(off.body.version).toBe(2);

@@ -21,6 +21,7 @@ import type { ConsumedBatch, EventLog, PartitionRef, Subscription } from "@/lib/
 import type { MembershipChange, MembershipHistory, MembershipStore } from "@/lib/ports/memberships";
 import type { SegmentStore } from "@/lib/ports/segments";
 import type { UserEventArchive } from "@/lib/ports/user-events";
+import type { EvaluationProgressStore } from "@/lib/ports/evaluation-progress";
 import type { IngestedEvent } from "@/lib/events/schema";
 import { segmentUpdateMessageSchema, type SegmentUpdateMessage } from "@/lib/segments/model";
 import { TOPICS } from "@/lib/topics";
@@ -42,6 +43,8 @@ export interface SegmentProcessorDeps {
   checkpoints: CheckpointStore;
   /** Where the applied events are kept for lookups and explain (optional). */
   archive?: UserEventArchive;
+  /** Where backfill progress is reported for the segment stats (optional). */
+  progress?: EvaluationProgressStore;
   clock: Clock;
   log: ProcessorLogger;
 }
@@ -248,6 +251,22 @@ export async function startSegmentProcessor(
       });
   }
 
+  let lastReport = 0;
+  /** Reports this instance's part of each changed segment's backfill (at most every 500 ms). */
+  async function reportProgress(remaining: number): Promise<void> {
+    if (!deps.progress || backfill.size === 0) return;
+    if (remaining > 0 && Date.now() - lastReport < 500) return;
+    lastReport = Date.now();
+    const rows = [...backfill].map(([segmentId, b]) => ({
+      segmentId,
+      version: b.version,
+      usersTotal: b.total,
+      usersRemaining: remaining,
+    }));
+    await deps.progress.report(options.instanceId, rows).catch((error: unknown) => log.warn({ err: error }, "progress report failed"));
+    if (remaining === 0) backfill.clear();
+  }
+
   async function runBackfill(): Promise<void> {
     await Promise.resolve();
     for (;;) {
@@ -261,6 +280,7 @@ export async function startSegmentProcessor(
           await persist(st);
         });
       }
+      await reportProgress(remaining);
       if (closed || remaining === 0) break;
       await new Promise((r) => setImmediate(r));
     }

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { AppError, notFound, validationError } from "@/lib/errors";
 import type { DefinitionTx, SegmentStore } from "@/lib/ports/segments";
 import type { MembershipStore } from "@/lib/ports/memberships";
+import type { EvaluationProgressStore } from "@/lib/ports/evaluation-progress";
 import type { CreateSegmentInput, ListSegmentsQuery, UpdateSegmentInput } from "@/lib/segments/definition";
 import {
   ExpressionError,
@@ -19,8 +20,8 @@ export interface SegmentDeps {
   segments: SegmentStore;
   /** The serving store counts current members (PostgreSQL or Aerospike). */
   memberships?: Pick<MembershipStore, "countMembers">;
-  /** Backfill progress of the in-process segment processor, when there is one. */
-  evaluation?: (segmentId: string) => { version: number; remaining: number; total: number } | undefined;
+  /** Backfill progress reported by the segment processors. */
+  progress?: Pick<EvaluationProgressStore, "of">;
   /** Wakes the outbox relay after a commit, so changes reach the workers at once. */
   onCommitted?: () => void;
 }
@@ -221,18 +222,19 @@ export async function deleteSegment(deps: SegmentDeps, id: string, ctx: RequestC
 export async function getSegment(deps: SegmentDeps, id: string, now: Date) {
   const segment = await deps.segments.get(id);
   if (!segment) throw notFound("Segment", id);
-  const [stats, members] = await Promise.all([
+  const [stats, members, progress] = await Promise.all([
     deps.segments.stats(id, new Date(now.getTime() - DAY_MS)),
     deps.memberships?.countMembers(id),
+    deps.progress?.of(id, segment.version),
   ]);
-  const progress = deps.evaluation?.(id);
   return {
     ...segment,
     stats: {
       ...stats,
       currentMembers: members ?? stats.currentMembers,
+      // Null until a processor has reported on this version (e.g. none running yet).
       evaluation: progress
-        ? { state: progress.remaining > 0 ? ("backfilling" as const) : ("ready" as const), ...progress }
+        ? { state: progress.usersRemaining > 0 ? ("backfilling" as const) : ("ready" as const), ...progress }
         : null,
     },
   };
