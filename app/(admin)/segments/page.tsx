@@ -6,8 +6,15 @@ import { listSegmentsQuerySchema } from "@/lib/segments/definition";
 export const metadata: Metadata = { title: "Segments" };
 export const dynamic = "force-dynamic";
 
-function describeRules(s: Awaited<ReturnType<typeof listSegments>>["data"][number]): string {
-  if (s.type === "DERIVED") return s.logicalExpression ?? "";
+type Row = Awaited<ReturnType<typeof listSegments>>["data"][number];
+
+function describeRules(s: Row, names: Map<string, string>): string {
+  if (s.type === "DERIVED") {
+    // Show the referenced segments by name; the ids stay in the API.
+    return (s.logicalExpression ?? "").replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi, (id) =>
+      names.has(id) ? `“${names.get(id)}”` : id,
+    );
+  }
   return s.rules
     .map((r) => `${r.attribute === "sum" ? `sum(${r.field})` : "count"} of ${r.eventType} ${r.operator} ${r.value} in ${r.windowMinutes} min`)
     .join(" AND ");
@@ -18,6 +25,11 @@ export default async function SegmentsPage({ searchParams }: { searchParams: Pro
   const query = parsed.success ? parsed.data : listSegmentsQuerySchema.parse({});
   const rt = await runtime();
   const { data, pagination } = await listSegments(rt.segmentDeps, query);
+  const referenced = data.flatMap((s) => s.dependencies.map((d) => d.dependsOnSegmentId));
+  const [names, counts] = await Promise.all([
+    rt.segments.names(referenced),
+    Promise.all(data.map((s) => rt.memberships.countMembers(s.id))),
+  ]);
   return (
     <section aria-labelledby="segments-title">
       <div className="mb-6 flex items-baseline justify-between">
@@ -42,11 +54,12 @@ export default async function SegmentsPage({ searchParams }: { searchParams: Pro
                 <th scope="col" className="px-4 py-3">Type</th>
                 <th scope="col" className="px-4 py-3">Status</th>
                 <th scope="col" className="px-4 py-3">Definition</th>
+                <th scope="col" className="px-4 py-3 text-right">Members</th>
                 <th scope="col" className="px-4 py-3 text-right">Version</th>
               </tr>
             </thead>
             <tbody className="divide-y divide-slate-100">
-              {data.map((s) => (
+              {data.map((s, i) => (
                 <tr key={s.id}>
                   <td className="px-4 py-3 font-medium">{s.name}</td>
                   <td className="px-4 py-3">{s.type === "DERIVED" ? "Derived" : "Independent"}</td>
@@ -61,9 +74,10 @@ export default async function SegmentsPage({ searchParams }: { searchParams: Pro
                       {s.active ? "Active" : "Inactive"}
                     </span>
                   </td>
-                  <td className="max-w-md truncate px-4 py-3 font-mono text-xs text-slate-700" title={describeRules(s)}>
-                    {describeRules(s)}
+                  <td className="max-w-md truncate px-4 py-3 font-mono text-xs text-slate-700" title={describeRules(s, names)}>
+                    {describeRules(s, names)}
                   </td>
+                  <td className="px-4 py-3 text-right tabular-nums">{(counts[i] ?? 0).toLocaleString("en-US")}</td>
                   <td className="px-4 py-3 text-right tabular-nums">{s.version}</td>
                 </tr>
               ))}
