@@ -5,21 +5,12 @@
  */
 import { createServer } from "node:http";
 import next from "next";
-import { EnvError, parseEnv, type Env } from "@/lib/env";
 import { logger } from "@/lib/log";
+import { onShutdown, parseEnvOrExit } from "@/lib/process";
 import { createRuntime, installRuntime } from "@/lib/runtime";
 
 async function main() {
-  let env: Env;
-  try {
-    env = parseEnv();
-  } catch (error) {
-    if (error instanceof EnvError) {
-      console.error(error.message);
-      process.exit(1);
-    }
-    throw error;
-  }
+  const env = parseEnvOrExit();
   const log = logger();
   const dev = env.NODE_ENV === "development";
   const rt = await createRuntime(env);
@@ -50,21 +41,13 @@ async function main() {
   });
   log.info({ url: `http://localhost:${env.PORT}` }, "Audience Manager is serving");
 
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
+  onShutdown(async (signal) => {
     log.info({ signal }, "shutting down");
-    const force = setTimeout(() => process.exit(1), 15_000);
-    force.unref();
     await new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeAllConnections();
     await rt.close();
     await app.close();
-    process.exit(0);
-  };
-  process.on("SIGINT", () => void stop("SIGINT"));
-  process.on("SIGTERM", () => void stop("SIGTERM"));
+  }, 15_000);
 }
 
 main().catch((error: unknown) => {

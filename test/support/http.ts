@@ -1,3 +1,4 @@
+import { expect } from "vitest";
 import type { NextRouteHandler } from "@/lib/http/route";
 import { ADMIN_KEY } from "./engines";
 
@@ -35,4 +36,18 @@ export async function call<T = any>(handler: NextRouteHandler, method: string, o
   });
   const text = await res.text();
   return { status: res.status, body: text ? JSON.parse(text) : null, headers: res.headers };
+}
+
+/** Asserts the seed's error format: {"error":{"code","message","details","timestamp","traceId"}}. */
+export function expectSeedError(body: any, code: string, field?: string) {
+  expect(body).toEqual({
+    error: {
+      code,
+      message: expect.any(String),
+      details: expect.any(Object),
+      timestamp: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      traceId: expect.any(String),
+    },
+  });
+  if (field !== undefined) expect(body.error.details.field).toBe(field);
 }

@@ -4,21 +4,12 @@
  * (stop consuming, finish the in-flight batch, persist, checkpoint, close clients).
  * Several processes share the user-events partitions through the Kafka consumer group.
  */
-import { EnvError, parseEnv } from "@/lib/env";
 import { logger } from "@/lib/log";
+import { onShutdown, parseEnvOrExit } from "@/lib/process";
 import { createRuntime } from "@/lib/runtime";
 
 async function main() {
-  let env;
-  try {
-    env = parseEnv();
-  } catch (error) {
-    if (error instanceof EnvError) {
-      console.error(error.message);
-      process.exit(1);
-    }
-    throw error;
-  }
+  const env = parseEnvOrExit();
   const log = logger().child({ process: "segment-processor" });
   if (!env.KAFKA_BROKERS || !env.DATABASE_URL) {
     // Embedded mode runs the processor inside the web process (one process owns DATA_DIR).
@@ -28,18 +19,10 @@ async function main() {
   const rt = await createRuntime(env, { workers: true });
   log.info({ status: rt.processor?.status() }, "segment processor started");
 
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
+  onShutdown(async (signal) => {
     log.info({ signal }, "segment processor stopping");
-    const force = setTimeout(() => process.exit(1), 30_000);
-    force.unref();
     await rt.close();
-    process.exit(0);
-  };
-  process.on("SIGINT", () => void stop("SIGINT"));
-  process.on("SIGTERM", () => void stop("SIGTERM"));
+  }, 30_000);
 }
 
 main().catch((error: unknown) => {

@@ -6,7 +6,7 @@ import { hashApiKey } from "@/lib/services/auth";
 import { installRuntime, uninstallRuntime, type Runtime } from "@/lib/runtime";
 import { TOPICS } from "@/lib/topics";
 import { engineCases, openTestRuntime } from "@/test/support/engines";
-import { call } from "@/test/support/http";
+import { call, expectSeedError } from "@/test/support/http";
 import * as batch from "./route";
 import * as single from "./single/route";
 import * as health from "./health/route";
@@ -14,18 +14,6 @@ import * as health from "./health/route";
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 
-function expectSeedError(body: any, code: string, field?: string) {
-  expect(body).toEqual({
-    error: {
-      code,
-      message: expect.any(String),
-      details: expect.any(Object),
-      timestamp: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
-      traceId: expect.any(String),
-    },
-  });
-  if (field !== undefined) expect(body.error.details.field).toBe(field);
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

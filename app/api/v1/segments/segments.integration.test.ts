@@ -6,7 +6,7 @@ import { installRuntime, uninstallRuntime } from "@/lib/runtime";
 import { segmentUpdateMessageSchema, type SegmentUpdateMessage } from "@/lib/segments/model";
 import { TOPICS } from "@/lib/topics";
 import { engineCases, openTestRuntime } from "@/test/support/engines";
-import { call } from "@/test/support/http";
+import { call, expectSeedError } from "@/test/support/http";
 import * as collection from "./route";
 import * as item from "./[segmentId]/route";
 import * as status from "./[segmentId]/status/route";
@@ -16,18 +16,6 @@ const cartRule = { eventType: "addToCart", attribute: "count", operator: "GTE", 
 const orderSum = { eventType: "orders", attribute: "sum", operator: "GT", value: 100, windowMinutes: 1440 };
 const MISSING = "00000000-0000-4000-8000-000000000000";
 
-function expectSeedError(body: any, code: string, field?: string) {
-  expect(body).toEqual({
-    error: {
-      code,
-      message: expect.any(String),
-      details: expect.any(Object),
-      timestamp: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
-      traceId: expect.any(String),
-    },
-  });
-  if (field !== undefined) expect(body.error.details.field).toBe(field);
-}
 
 describe.each(engineCases)("segment REST API on $name", (engine) => {
   let env: Awaited<ReturnType<typeof openTestRuntime>>;
