@@ -90,6 +90,37 @@ CREATE TABLE "user_profiles" (
 	"updated_at" timestamp with time zone DEFAULT now() NOT NULL
 );
 --> statement-breakpoint
+CREATE TABLE "campaign_runs" (
+	"id" uuid PRIMARY KEY DEFAULT gen_random_uuid() NOT NULL,
+	"campaign_id" uuid NOT NULL,
+	"status" text NOT NULL,
+	"requested_by" text NOT NULL,
+	"scheduled_at" timestamp with time zone NOT NULL,
+	"started_at" timestamp with time zone,
+	"finished_at" timestamp with time zone,
+	"total" integer,
+	"cursor" text,
+	"created_at" timestamp with time zone DEFAULT now() NOT NULL
+);
+--> statement-breakpoint
+CREATE TABLE "campaign_sends" (
+	"id" bigserial PRIMARY KEY NOT NULL,
+	"idempotency_key" text NOT NULL,
+	"campaign_id" uuid NOT NULL,
+	"run_id" uuid,
+	"user_id" text NOT NULL,
+	"channel" text NOT NULL,
+	"transition_id" text,
+	"status" text NOT NULL,
+	"reason" text,
+	"attempts" integer DEFAULT 0 NOT NULL,
+	"provider_message_id" text,
+	"next_attempt_at" timestamp with time zone,
+	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
+	"updated_at" timestamp with time zone DEFAULT now() NOT NULL,
+	"sent_at" timestamp with time zone
+);
+--> statement-breakpoint
 CREATE TABLE "campaigns" (
 	"id" uuid PRIMARY KEY DEFAULT gen_random_uuid() NOT NULL,
 	"name" text NOT NULL,
@@ -168,6 +199,8 @@ ALTER TABLE "segment_rules" ADD CONSTRAINT "segment_rules_segment_fk" FOREIGN KE
 ALTER TABLE "segment_versions" ADD CONSTRAINT "segment_versions_segment_fk" FOREIGN KEY ("segment_id") REFERENCES "public"."segments"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "user_segment_history" ADD CONSTRAINT "user_segment_history_segment_fk" FOREIGN KEY ("segment_id") REFERENCES "public"."segments"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "user_segment_memberships" ADD CONSTRAINT "user_segment_memberships_segment_fk" FOREIGN KEY ("segment_id") REFERENCES "public"."segments"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "campaign_runs" ADD CONSTRAINT "campaign_runs_campaign_fk" FOREIGN KEY ("campaign_id") REFERENCES "public"."campaigns"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "campaign_sends" ADD CONSTRAINT "campaign_sends_campaign_fk" FOREIGN KEY ("campaign_id") REFERENCES "public"."campaigns"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "campaigns" ADD CONSTRAINT "campaigns_segment_fk" FOREIGN KEY ("segment_id") REFERENCES "public"."segments"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 CREATE INDEX "segment_dependencies_depends_on_idx" ON "segment_dependencies" USING btree ("depends_on_segment_id");--> statement-breakpoint
 CREATE UNIQUE INDEX "segment_rules_position_uq" ON "segment_rules" USING btree ("segment_id","position");--> statement-breakpoint
@@ -181,6 +214,13 @@ CREATE INDEX "user_segment_memberships_segment_idx" ON "user_segment_memberships
 CREATE UNIQUE INDEX "user_events_event_uq" ON "user_events" USING btree ("event_id");--> statement-breakpoint
 CREATE INDEX "user_events_user_idx" ON "user_events" USING btree ("user_id","occurred_at" DESC NULLS LAST);--> statement-breakpoint
 CREATE INDEX "user_events_occurred_idx" ON "user_events" USING btree ("occurred_at");--> statement-breakpoint
+CREATE INDEX "campaign_runs_campaign_idx" ON "campaign_runs" USING btree ("campaign_id","created_at");--> statement-breakpoint
+CREATE INDEX "campaign_runs_due_idx" ON "campaign_runs" USING btree ("status","scheduled_at");--> statement-breakpoint
+CREATE UNIQUE INDEX "campaign_sends_idempotency_uq" ON "campaign_sends" USING btree ("idempotency_key");--> statement-breakpoint
+CREATE INDEX "campaign_sends_campaign_idx" ON "campaign_sends" USING btree ("campaign_id","created_at");--> statement-breakpoint
+CREATE INDEX "campaign_sends_run_idx" ON "campaign_sends" USING btree ("run_id","status");--> statement-breakpoint
+CREATE INDEX "campaign_sends_user_idx" ON "campaign_sends" USING btree ("user_id","created_at");--> statement-breakpoint
+CREATE INDEX "campaign_sends_due_idx" ON "campaign_sends" USING btree ("status","next_attempt_at");--> statement-breakpoint
 CREATE INDEX "campaigns_segment_idx" ON "campaigns" USING btree ("segment_id","status");--> statement-breakpoint
 CREATE INDEX "campaigns_status_idx" ON "campaigns" USING btree ("status","created_at");--> statement-breakpoint
 CREATE INDEX "audit_log_entity_idx" ON "audit_log" USING btree ("entity_type","entity_id","at");--> statement-breakpoint
