@@ -71,21 +71,25 @@ suite("segment processor SIGKILLed mid-stream (PostgreSQL + Kafka)", () => {
     await admin?.close();
   });
 
-  it("converges to the oracle's memberships after a SIGKILL and a restart", async () => {
+  it.each([
+    ["kill" as const, "converges to the oracle's memberships after a SIGKILL and a restart"],
+    ["rebalance" as const, "converges when a second process joins mid-stream and partitions move"],
+  ])("%s: %s", async (mode, _title) => {
+    const tag = `${mode}-${run}`;
     const store = createSegmentStore(db.db);
     const ctx = { actor: "test", traceId: "kill-test", now: new Date() };
     const defs = [
-      { name: "carts", rules: [{ eventType: "addToCart", attribute: "count", operator: "GTE", value: 3, windowMinutes: 60 }] },
-      { name: "spend", rules: [{ eventType: "orders", attribute: "sum", operator: "GT", value: 100, windowMinutes: 1440 }] },
-      { name: "quiet", rules: [{ eventType: "clicks", attribute: "count", operator: "LT", value: 2, windowMinutes: 120 }] },
-      { name: "exact", rules: [{ eventType: "installs", attribute: "count", operator: "EQ", value: 1, windowMinutes: 1440 }] },
+      { name: `carts ${tag}`, rules: [{ eventType: "addToCart", attribute: "count", operator: "GTE", value: 3, windowMinutes: 60 }] },
+      { name: `spend ${tag}`, rules: [{ eventType: "orders", attribute: "sum", operator: "GT", value: 100, windowMinutes: 1440 }] },
+      { name: `quiet ${tag}`, rules: [{ eventType: "clicks", attribute: "count", operator: "LT", value: 2, windowMinutes: 120 }] },
+      { name: `exact ${tag}`, rules: [{ eventType: "installs", attribute: "count", operator: "EQ", value: 1, windowMinutes: 1440 }] },
     ];
     const created = [];
     for (const d of defs) created.push(await createSegment({ segments: store }, createSegmentSchema.parse(d), ctx));
     created.push(
       await createSegment(
         { segments: store },
-        createSegmentSchema.parse({ name: "carts-not-spend", logicalExpression: `${created[0]!.id} AND NOT ${created[1]!.id}` }),
+        createSegmentSchema.parse({ name: `carts-not-spend ${tag}`, logicalExpression: `${created[0]!.id} AND NOT ${created[1]!.id}` }),
         ctx,
       ),
     );
@@ -95,14 +99,15 @@ suite("segment processor SIGKILLed mid-stream (PostgreSQL + Kafka)", () => {
     const env = {
       DATABASE_URL: testDbUrl.toString(),
       KAFKA_BROKERS: brokers!,
-      TEST_PROCESSOR_GROUP: `kill-test-${run}`,
+      TEST_PROCESSOR_GROUP: `kill-test-${tag}`,
       TEST_CHECKPOINT_MS: "150",
     };
-    children.push(await startWorker(env));
+    const first = await startWorker(env);
+    children.push(first);
 
     // 12,000 events for 600 users, all within the last 50 minutes: no window edge is crossed
     // while the test runs, so the memberships depend on the events alone.
-    const users = Array.from({ length: 600 }, (_, i) => `kill-${run}-${i}`);
+    const users = Array.from({ length: 600 }, (_, i) => `kill-${tag}-${i}`);
     const types = ["addToCart", "orders", "clicks", "installs"] as const;
     const now = Date.now();
     const events: IngestedEvent[] = [];
@@ -127,21 +132,28 @@ suite("segment processor SIGKILLed mid-stream (PostgreSQL + Kafka)", () => {
       }
     };
     await send(events.slice(0, 6_000));
-    // Kill it mid-stream, once it has checkpointed at least once, so the restart restores a
-    // checkpoint and replays what came after it.
-    const firstChild = children[0]!;
+    // Mid-stream, once it has checkpointed at least once: kill it (the restart restores a
+    // checkpoint and replays what came after it), or add a second process (a rebalance moves
+    // partitions, and their state through the checkpoints, to it).
     const checkpoints = async () => {
-      const r = (await db.db.execute(sql.raw(`select count(*)::int as n from processor_checkpoints`))) as unknown as {
+      const r = (await db.db.execute(
+        sql.raw(`select count(*)::int as n from processor_checkpoints where group_id = 'kill-test-${tag}'`),
+      )) as unknown as {
         rows: { n: number }[];
       };
       return r.rows[0]!.n;
     };
     for (let i = 0; i < 400 && (await checkpoints()) === 0; i++) await new Promise((r) => setTimeout(r, 25));
     expect(await checkpoints()).toBeGreaterThan(0);
-    firstChild.kill("SIGKILL");
-    await new Promise((r) => firstChild.once("exit", r));
-    await send(events.slice(6_000));
-    children.push(await startWorker(env));
+    if (mode === "kill") {
+      first.kill("SIGKILL");
+      await new Promise((r) => first.once("exit", r));
+      await send(events.slice(6_000));
+      children.push(await startWorker(env));
+    } else {
+      children.push(await startWorker(env));
+      await send(events.slice(6_000));
+    }
 
     const oracle = oracleMemberships(
       created.map((s) => definitionOf(s)),
@@ -151,9 +163,13 @@ suite("segment processor SIGKILLed mid-stream (PostgreSQL + Kafka)", () => {
     );
     const expected = [...oracle.entries()].flatMap(([u, segs]) => segs.map((s) => `${u} ${s}`)).sort();
 
+    // Other tests' processors share this database: look at this test's segments only.
+    const mine = created.map((c) => `'${c.id}'`).join(",");
     const actual = async () => {
       const r = (await db.db.execute(
-        sql.raw(`select user_id, segment_id from user_segment_memberships where user_id like 'kill-${run}-%'`),
+        sql.raw(
+          `select user_id, segment_id from user_segment_memberships where user_id like 'kill-${tag}-%' and segment_id in (${mine})`,
+        ),
       )) as unknown as { rows: { user_id: string; segment_id: string }[] };
       return r.rows.map((x) => `${x.user_id} ${x.segment_id}`).sort();
     };
@@ -170,7 +186,7 @@ suite("segment processor SIGKILLed mid-stream (PostgreSQL + Kafka)", () => {
     // History agrees: exactly one open entry per current membership, no duplicates.
     const open = (await db.db.execute(
       sql.raw(`select user_id, segment_id, count(*)::int as n from user_segment_history
-       where user_id like 'kill-${run}-%' and exited_at is null group by 1, 2`),
+       where user_id like 'kill-${tag}-%' and segment_id in (${mine}) and exited_at is null group by 1, 2`),
     )) as unknown as { rows: { user_id: string; segment_id: string; n: number }[] };
     expect(open.rows.every((r) => r.n === 1)).toBe(true);
     expect(open.rows.map((r) => `${r.user_id} ${r.segment_id}`).sort()).toEqual(expected);
