@@ -51,6 +51,24 @@ export const envSchema = z.object({
   SEGMENT_PROCESSOR_GROUP: z.preprocess(emptyToUndefined, z.string().regex(/^[A-Za-z0-9._-]{1,200}$/).default("segment-processor")),
   /** Where a new processor group starts in user-events: everything retained, or only what comes next. */
   SEGMENT_PROCESSOR_START: z.preprocess(emptyToUndefined, z.enum(["beginning", "end"]).default("beginning")),
+  /** Email channel: smtp://user:pass@host:port or smtps://… (nodemailer transport URL). */
+  SMTP_URL: z.preprocess(
+    emptyToUndefined,
+    z.string().refine((s) => /^smtps?:\/\//.test(s), { message: "expected an smtp:// or smtps:// URL" }).optional(),
+  ),
+  SMTP_FROM: z.preprocess(emptyToUndefined, z.string().optional()),
+  /** Push channel: VAPID keys for the Web Push protocol. */
+  VAPID_PUBLIC_KEY: z.preprocess(emptyToUndefined, z.string().optional()),
+  VAPID_PRIVATE_KEY: z.preprocess(emptyToUndefined, z.string().optional()),
+  VAPID_SUBJECT: z.preprocess(emptyToUndefined, z.string().optional()),
+  /** SMS channel: a Twilio-compatible REST API. */
+  SMS_BASE_URL: z.preprocess(
+    emptyToUndefined,
+    z.string().refine((s) => /^https?:\/\//.test(s), { message: "expected an http(s) URL" }).optional(),
+  ),
+  SMS_ACCOUNT_SID: z.preprocess(emptyToUndefined, z.string().optional()),
+  SMS_AUTH_TOKEN: z.preprocess(emptyToUndefined, z.string().optional()),
+  SMS_FROM: z.preprocess(emptyToUndefined, z.string().optional()),
   LOG_LEVEL: z.preprocess(
     emptyToUndefined,
     z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
@@ -60,6 +78,15 @@ export const envSchema = z.object({
 });
 
 export type Env = z.infer<typeof envSchema>;
+
+/** The channels whose provider is configured: a campaign on another one cannot be activated. */
+export function configuredChannels(e: Env): Set<"email" | "push" | "sms"> {
+  const out = new Set<"email" | "push" | "sms">();
+  if (e.SMTP_URL && e.SMTP_FROM) out.add("email");
+  if (e.VAPID_PUBLIC_KEY && e.VAPID_PRIVATE_KEY && e.VAPID_SUBJECT) out.add("push");
+  if (e.SMS_BASE_URL && e.SMS_ACCOUNT_SID && e.SMS_AUTH_TOKEN && e.SMS_FROM) out.add("sms");
+  return out;
+}
 
 export class EnvError extends Error {
   constructor(public readonly issues: { variable: string; reason: string }[]) {

@@ -19,7 +19,9 @@ import {
 } from "@/lib/services/segment-processor";
 import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
-import { env as readEnv, type Env } from "@/lib/env";
+import { configuredChannels, env as readEnv, type Env } from "@/lib/env";
+import { createCampaignStore } from "@/lib/adapters/db/campaign-store";
+import type { CampaignDeps } from "@/lib/services/campaigns";
 import { logger } from "@/lib/log";
 import type { ApiKeyStore } from "@/lib/ports/auth";
 import { systemClock, type Clock } from "@/lib/ports/clock";
@@ -49,6 +51,8 @@ export interface Runtime {
   profiles: ProfileStore;
   /** The segment processor running in this process (embedded mode), if any. */
   processor: SegmentProcessor | null;
+  /** The deps the campaign use cases take. */
+  campaignDeps: CampaignDeps;
   /** The deps the segment use cases take. */
   segmentDeps: SegmentDeps;
   close(): Promise<void>;
@@ -139,6 +143,7 @@ export async function createRuntime(env: Env, overrides: RuntimeOverrides = {}):
     events,
     profiles: createProfileStore(db.db),
     processor,
+    campaignDeps: { campaigns: createCampaignStore(db.db), channels: configuredChannels(env) },
     segmentDeps: {
       segments,
       memberships,

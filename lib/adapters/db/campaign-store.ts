@@ -1,0 +1,105 @@
+import { and, count, desc, eq, sql } from "drizzle-orm";
+import type { Database } from "@/db/client";
+import { auditLog, campaignSends, campaigns, segments } from "@/db/schema";
+import type { CampaignPolicy } from "@/lib/campaigns/policy";
+import type { Campaign, CampaignStore, CampaignTx, DeliveryStats } from "@/lib/ports/campaigns";
+
+type Executor = Pick<Database, "select" | "insert" | "update" | "delete" | "execute">;
+type Row = typeof campaigns.$inferSelect;
+
+const toCampaign = (r: Row): Campaign => ({
+  id: r.id,
+  name: r.name,
+  segmentId: r.segmentId,
+  channelType: r.channelType,
+  trigger: r.trigger,
+  subject: r.subject,
+  template: r.template,
+  status: r.status,
+  scheduledAt: r.scheduledAt,
+  policy: (r.policy ?? {}) as CampaignPolicy,
+  version: r.version,
+  createdBy: r.createdBy,
+  createdAt: r.createdAt,
+  updatedAt: r.updatedAt,
+});
+
+const toRow = (c: Campaign) => ({
+  name: c.name,
+  segmentId: c.segmentId,
+  channelType: c.channelType,
+  trigger: c.trigger,
+  subject: c.subject,
+  template: c.template,
+  status: c.status,
+  scheduledAt: c.scheduledAt,
+  policy: c.policy,
+  version: c.version,
+  updatedAt: c.updatedAt,
+});
+
+function campaignTx(tx: Executor): CampaignTx {
+  return {
+    getForUpdate: async (id) => {
+      const [row] = await tx.select().from(campaigns).where(eq(campaigns.id, id)).for("update");
+      return row ? toCampaign(row) : null;
+    },
+    segment: async (id) => {
+      const [row] = await tx
+        .select({ id: segments.id, name: segments.name, active: segments.active, deletedAt: segments.deletedAt })
+        .from(segments)
+        .where(eq(segments.id, id));
+      return row ? { id: row.id, name: row.name, active: row.active, deleted: row.deletedAt !== null } : null;
+    },
+    insert: async (c) => {
+      await tx.insert(campaigns).values({ ...toRow(c), id: c.id, createdBy: c.createdBy, createdAt: c.createdAt });
+    },
+    update: async (c) => {
+      await tx.update(campaigns).set(toRow(c)).where(eq(campaigns.id, c.id));
+    },
+    delete: async (id) => {
+      await tx.delete(campaigns).where(eq(campaigns.id, id));
+    },
+    audit: async (e) => {
+      await tx.insert(auditLog).values({ ...e, before: e.before ?? null, after: e.after ?? null });
+    },
+  };
+}
+
+export function createCampaignStore(db: Database): CampaignStore {
+  return {
+    transaction: (fn) => db.transaction((tx) => fn(campaignTx(tx))),
+    get: async (id) => {
+      const [row] = await db.select().from(campaigns).where(eq(campaigns.id, id));
+      return row ? toCampaign(row) : null;
+    },
+    list: async (q) => {
+      const filters = [];
+      if (q.status) filters.push(eq(campaigns.status, q.status));
+      if (q.segmentId) filters.push(eq(campaigns.segmentId, q.segmentId));
+      if (q.channelType) filters.push(eq(campaigns.channelType, q.channelType));
+      const where = filters.length > 0 ? and(...filters) : undefined;
+      const [rows, [total]] = await Promise.all([
+        db
+          .select()
+          .from(campaigns)
+          .where(where)
+          .orderBy(desc(campaigns.createdAt), desc(campaigns.id))
+          .limit(q.pageSize)
+          .offset((q.page - 1) * q.pageSize),
+        db.select({ n: count() }).from(campaigns).where(where),
+      ]);
+      return { items: rows.map(toCampaign), total: total?.n ?? 0 };
+    },
+    deliveryStats: async (id) => {
+      const rows = await db
+        .select({ status: campaignSends.status, n: sql<number>`count(*)::int` })
+        .from(campaignSends)
+        .where(eq(campaignSends.campaignId, id))
+        .groupBy(campaignSends.status);
+      const byStatus: DeliveryStats["byStatus"] = { queued: 0, sending: 0, sent: 0, failed: 0, skipped: 0 };
+      for (const r of rows) byStatus[r.status] = Number(r.n);
+      return { byStatus, total: Object.values(byStatus).reduce((a, b) => a + b, 0) };
+    },
+  };
+}

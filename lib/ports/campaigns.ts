@@ -1,0 +1,45 @@
+import type { CampaignStatus, ChannelType, CampaignTrigger, ListCampaignsQuery } from "@/lib/campaigns/campaign";
+import type { CampaignPolicy } from "@/lib/campaigns/policy";
+import type { AuditEntry } from "@/lib/ports/segments";
+
+/** Seed §4.2 Campaign, as stored and returned. */
+export interface Campaign {
+  id: string;
+  name: string;
+  segmentId: string;
+  channelType: ChannelType;
+  trigger: CampaignTrigger;
+  subject: string | null;
+  template: string;
+  status: CampaignStatus;
+  scheduledAt: Date | null;
+  policy: CampaignPolicy;
+  version: number;
+  createdBy: string;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface DeliveryStats {
+  byStatus: Record<"queued" | "sending" | "sent" | "failed" | "skipped", number>;
+  total: number;
+}
+
+/** What a campaign change may do inside its transaction. */
+export interface CampaignTx {
+  /** The campaign, locked for the rest of the transaction. */
+  getForUpdate(id: string): Promise<Campaign | null>;
+  /** The segment a campaign targets, with whether it is deleted; null when unknown. */
+  segment(id: string): Promise<{ id: string; name: string; active: boolean; deleted: boolean } | null>;
+  insert(campaign: Campaign): Promise<void>;
+  update(campaign: Campaign): Promise<void>;
+  delete(id: string): Promise<void>;
+  audit(entry: AuditEntry): Promise<void>;
+}
+
+export interface CampaignStore {
+  transaction<T>(fn: (tx: CampaignTx) => Promise<T>): Promise<T>;
+  get(id: string): Promise<Campaign | null>;
+  list(query: ListCampaignsQuery): Promise<{ items: Campaign[]; total: number }>;
+  deliveryStats(id: string): Promise<DeliveryStats>;
+}
