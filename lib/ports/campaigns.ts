@@ -42,4 +42,6 @@ export interface CampaignStore {
   get(id: string): Promise<Campaign | null>;
   list(query: ListCampaignsQuery): Promise<{ items: Campaign[]; total: number }>;
   deliveryStats(id: string): Promise<DeliveryStats>;
+  /** ACTIVE campaigns of these segments with one of these triggers (the dispatcher's lookup). */
+  activeFor(segmentIds: readonly string[], triggers: readonly CampaignTrigger[]): Promise<Campaign[]>;
 }

@@ -1,4 +1,4 @@
-import { and, count, desc, eq, sql } from "drizzle-orm";
+import { and, count, desc, eq, inArray, sql } from "drizzle-orm";
 import type { Database } from "@/db/client";
 import { auditLog, campaignSends, campaigns, segments } from "@/db/schema";
 import type { CampaignPolicy } from "@/lib/campaigns/policy";
@@ -90,6 +90,20 @@ export function createCampaignStore(db: Database): CampaignStore {
         db.select({ n: count() }).from(campaigns).where(where),
       ]);
       return { items: rows.map(toCampaign), total: total?.n ?? 0 };
+    },
+    activeFor: async (segmentIds, triggers) => {
+      if (segmentIds.length === 0 || triggers.length === 0) return [];
+      const rows = await db
+        .select()
+        .from(campaigns)
+        .where(
+          and(
+            eq(campaigns.status, "ACTIVE"),
+            inArray(campaigns.segmentId, [...segmentIds]),
+            inArray(campaigns.trigger, [...triggers]),
+          ),
+        );
+      return rows.map(toCampaign);
     },
     deliveryStats: async (id) => {
       const rows = await db

@@ -1,0 +1,184 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { eq } from "drizzle-orm";
+import { campaignSends } from "@/db/schema";
+import { createCampaignStore } from "@/lib/adapters/db/campaign-store";
+import { createSendStore } from "@/lib/adapters/db/send-store";
+import type { ChannelType } from "@/lib/campaigns/campaign";
+import { installRuntime, uninstallRuntime } from "@/lib/runtime";
+import { ProviderError, type MessageSender, type OutboundMessage } from "@/lib/ports/messages";
+import { TOPICS } from "@/lib/topics";
+import { engineCases, openTestRuntime } from "@/test/support/engines";
+import { call } from "@/test/support/http";
+import * as segmentsRoute from "@/app/api/v1/segments/route";
+import * as campaignsRoute from "@/app/api/v1/campaigns/route";
+import * as campaignStatus from "@/app/api/v1/campaigns/[campaignId]/status/route";
+import * as profile from "@/app/api/v1/users/[userId]/profile/route";
+import { startCampaignDispatcher, type Dispatcher } from "./campaign-dispatcher";
+
+/** A provider double that records what it was asked to send and can be told to fail. */
+class RecordingSender implements MessageSender {
+  sent: OutboundMessage[] = [];
+  failures: ProviderError[] = [];
+  constructor(readonly channel: ChannelType) {}
+  async send(message: OutboundMessage) {
+    const failure = this.failures.shift();
+    if (failure) throw failure;
+    this.sent.push(message);
+    return { providerMessageId: `msg-${this.sent.length}` };
+  }
+}
+
+async function eventually<T>(probe: () => Promise<T>, ok: (v: T) => boolean, what: string, timeoutMs = 15_000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (ok(v)) return v;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}: last ${JSON.stringify(v)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe.each(engineCases)("campaign dispatcher on $name (ON_ENTER / ON_EXIT)", (engine) => {
+  let env: Awaited<ReturnType<typeof openTestRuntime>>;
+  let dispatcher: Dispatcher;
+  const email = new RecordingSender("email");
+  const sms = new RecordingSender("sms");
+  const run = Math.random().toString(36).slice(2, 8);
+
+  beforeAll(async () => {
+    env = await openTestRuntime(engine);
+    installRuntime({ ...env.rt, campaignDeps: { ...env.rt.campaignDeps, channels: new Set(["email", "sms"] as const) } });
+    dispatcher = await startCampaignDispatcher(
+      {
+        eventLog: env.log,
+        campaigns: createCampaignStore(env.db.db),
+        sends: createSendStore(env.db.db),
+        profiles: env.rt.profiles,
+        segments: env.rt.segments,
+        senders: new Map<ChannelType, MessageSender>([
+          ["email", email],
+          ["sms", sms],
+        ]),
+        clock: env.rt.clock,
+        log: env.rt.log,
+        random: () => 0,
+      },
+      { groupId: `dispatcher-test-${run}`, pollMs: 50, retryBaseMs: 10, retryMaxMs: 50 },
+    );
+  });
+  afterAll(async () => {
+    await dispatcher?.close();
+    uninstallRuntime();
+    await env?.close();
+  });
+
+  async function campaign(body: Record<string, unknown>) {
+    const seg = await call(segmentsRoute.POST, "POST", {
+      body: { name: `vip ${run} ${Math.random()}`, rules: [{ eventType: "orders", attribute: "count", operator: "GTE", value: 1, windowMinutes: 60 }] },
+    });
+    const c = await call(campaignsRoute.POST, "POST", { body: { name: `c ${run} ${Math.random()}`, segmentId: seg.body.id, ...body } });
+    expect(c.status).toBe(201);
+    expect((await call(campaignStatus.PATCH, "PATCH", { params: { campaignId: c.body.id }, body: { status: "ACTIVE" } })).status).toBe(200);
+    return { segmentId: seg.body.id as string, campaignId: c.body.id as string };
+  }
+
+  /** A transition as the segment processor publishes it. */
+  async function transition(userId: string, segmentId: string, kind: "enter" | "exit", at: number) {
+    const value = JSON.stringify({ id: `${userId}|${segmentId}|${kind}|${at}`, userId, segmentId, kind, at, cause: "event", version: 1 });
+    await env.log.append(TOPICS.segmentMemberships, [{ key: userId, value }]);
+    return value;
+  }
+
+  const sendsOf = (campaignId: string) => env.db.db.select().from(campaignSends).where(eq(campaignSends.campaignId, campaignId));
+
+  it("sends one rendered email per entry, never twice for a redelivered transition", async () => {
+    const { segmentId, campaignId } = await campaign({
+      channelType: "email",
+      trigger: "ON_ENTER",
+      subject: "Welcome, {{user.attributes.firstName}}",
+      template: "<p>Hi {{user.attributes.firstName}} — you are in {{segment.name}} & more</p>",
+    });
+    const u = `ada-${run}`;
+    await call(profile.PUT, "PUT", { params: { userId: u }, body: { email: "ada@example.com", attributes: { firstName: "Ada <3" } } });
+    const at = Date.now();
+    await transition(u, segmentId, "enter", at);
+    await transition(u, segmentId, "enter", at); // redelivered: same transition id
+    await transition(u, segmentId, "exit", at + 1); // not an ON_EXIT campaign
+    const rows = await eventually(() => sendsOf(campaignId), (r) => r.some((x) => x.status === "sent"), "the send");
+    await dispatcher.idle();
+    expect((await sendsOf(campaignId)).map((r) => r.status)).toEqual(["sent"]);
+    expect(rows[0]).toMatchObject({ userId: u, channel: "email", attempts: 1, providerMessageId: expect.stringMatching(/^msg-/) });
+    const mine = email.sent.filter((m) => m.channel === "email" && m.to === "ada@example.com");
+    expect(mine).toHaveLength(1);
+    expect(mine[0]).toMatchObject({
+      subject: "Welcome, Ada <3",
+      html: expect.stringContaining("Hi Ada &lt;3 — you are in vip"),
+      text: expect.stringContaining("Hi Ada <3 — you are in vip"),
+    });
+  });
+
+  it("fires ON_EXIT campaigns on exits, and a new entry after an exit is a new send", async () => {
+    const { segmentId, campaignId } = await campaign({ channelType: "sms", trigger: "ON_EXIT", template: "We miss you at {{campaign.name}}" });
+    const u = `bob-${run}`;
+    await call(profile.PUT, "PUT", { params: { userId: u }, body: { phone: "+4915112345678" } });
+    const t = Date.now();
+    await transition(u, segmentId, "exit", t);
+    await transition(u, segmentId, "exit", t + 5000);
+    await eventually(() => sendsOf(campaignId), (r) => r.filter((x) => x.status === "sent").length === 2, "two exits, two sends");
+    expect(sms.sent.filter((m) => m.channel === "sms" && m.to === "+4915112345678")).toHaveLength(2);
+  });
+
+  it("skips with a reason: no address, a variable the user lacks", async () => {
+    const { segmentId, campaignId } = await campaign({
+      channelType: "email",
+      trigger: "ON_ENTER",
+      subject: "Hi",
+      template: "Dear {{user.attributes.firstName}}",
+    });
+    const noEmail = `noemail-${run}`;
+    const noName = `noname-${run}`;
+    await call(profile.PUT, "PUT", { params: { userId: noEmail }, body: { phone: "+4915112345678" } });
+    await call(profile.PUT, "PUT", { params: { userId: noName }, body: { email: "x@example.com" } });
+    await transition(noEmail, segmentId, "enter", Date.now());
+    await transition(noName, segmentId, "enter", Date.now());
+    await transition(`ghost-${run}`, segmentId, "enter", Date.now());
+    const rows = await eventually(() => sendsOf(campaignId), (r) => r.length === 3 && r.every((x) => x.status === "skipped"), "three skips");
+    const reasons = Object.fromEntries(rows.map((r) => [r.userId, r.reason]));
+    expect(reasons[noEmail]).toBe("no_email_address");
+    expect(reasons[noName]).toMatch(/^missing_variable/);
+    expect(reasons[`ghost-${run}`]).toBe("no_profile");
+  });
+
+  it("retries transient provider errors with backoff and fails permanent ones at once", async () => {
+    const { segmentId, campaignId } = await campaign({ channelType: "sms", trigger: "ON_ENTER", template: "Hello" });
+    const a = `retry-${run}`;
+    const b = `perm-${run}`;
+    await call(profile.PUT, "PUT", { params: { userId: a }, body: { phone: "+4915100000001" } });
+    await call(profile.PUT, "PUT", { params: { userId: b }, body: { phone: "+4915100000002" } });
+    sms.failures.push(new ProviderError("busy", 503, null), new ProviderError("busy", 429, null));
+    await transition(a, segmentId, "enter", Date.now());
+    const retried = await eventually(() => sendsOf(campaignId), (r) => r.some((x) => x.userId === a && x.status === "sent"), "the retried send");
+    expect(retried.find((x) => x.userId === a)!.attempts).toBe(3);
+    sms.failures.push(new ProviderError("Invalid 'To' Phone Number", 400, "21211"));
+    await transition(b, segmentId, "enter", Date.now());
+    const failed = await eventually(() => sendsOf(campaignId), (r) => r.some((x) => x.userId === b && x.status === "failed"), "the permanent failure");
+    expect(failed.find((x) => x.userId === b)).toMatchObject({ attempts: 1, reason: expect.stringMatching(/^permanent/) });
+  });
+
+  it("applies the frequency cap across sends", async () => {
+    const { segmentId, campaignId } = await campaign({
+      channelType: "sms",
+      trigger: "ON_ENTER",
+      template: "Deal!",
+      policy: { frequencyCap: { maxMessages: 1, windowHours: 24 } },
+    });
+    const u = `capped-${run}`;
+    await call(profile.PUT, "PUT", { params: { userId: u }, body: { phone: "+4915100000003" } });
+    await transition(u, segmentId, "enter", Date.now());
+    await eventually(() => sendsOf(campaignId), (r) => r.some((x) => x.status === "sent"), "the first send");
+    await transition(u, segmentId, "enter", Date.now() + 10);
+    const rows = await eventually(() => sendsOf(campaignId), (r) => r.length === 2 && r.every((x) => x.status !== "queued"), "the capped send");
+    expect(rows.map((r) => r.status).sort()).toEqual(["sent", "skipped"]);
+    expect(rows.find((r) => r.status === "skipped")!.reason).toBe("frequency_cap");
+  });
+});
