@@ -3,7 +3,6 @@
 // The web app runs in cluster mode: every instance is stateless; PostgreSQL serialises
 // definition changes and a single outbox relay (advisory lock) publishes them.
 // Run `npm run build` once before the first start and after every upgrade.
-// The campaign dispatcher joins this file with the campaigns work.
 module.exports = {
   apps: [
     {
@@ -26,6 +25,16 @@ module.exports = {
       exec_mode: "fork",
       // Kafka's consumer group spreads the user-events partitions over the instances.
       instances: process.env.PROCESSOR_INSTANCES || 2,
+      kill_timeout: 35000,
+      env: { NODE_ENV: "production" },
+    },
+    {
+      name: "campaign-dispatcher",
+      script: "workers/campaign-dispatcher/main.ts",
+      interpreter: "node",
+      interpreter_args: "--import tsx",
+      exec_mode: "fork",
+      instances: process.env.DISPATCHER_INSTANCES || 1,
       kill_timeout: 35000,
       env: { NODE_ENV: "production" },
     },

@@ -1,7 +1,7 @@
 /** @type {import('next').NextConfig} */
 const nextConfig = {
   // Native, WASM and long-lived clients stay out of the bundles and load from node_modules.
-  serverExternalPackages: ["@electric-sql/pglite", "pg", "kafkajs", "aerospike", "pino", "drizzle-orm"],
+  serverExternalPackages: ["@electric-sql/pglite", "pg", "kafkajs", "aerospike", "pino", "drizzle-orm", "nodemailer", "web-push"],
   poweredByHeader: false,
   reactStrictMode: true,
   typescript: { ignoreBuildErrors: false },

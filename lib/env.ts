@@ -51,6 +51,8 @@ export const envSchema = z.object({
   SEGMENT_PROCESSOR_GROUP: z.preprocess(emptyToUndefined, z.string().regex(/^[A-Za-z0-9._-]{1,200}$/).default("segment-processor")),
   /** Where a new processor group starts in user-events: everything retained, or only what comes next. */
   SEGMENT_PROCESSOR_START: z.preprocess(emptyToUndefined, z.enum(["beginning", "end"]).default("beginning")),
+  /** Consumer group of the campaign dispatchers. */
+  CAMPAIGN_DISPATCHER_GROUP: z.preprocess(emptyToUndefined, z.string().regex(/^[A-Za-z0-9._-]{1,200}$/).default("campaign-dispatcher")),
   /** Email channel: smtp://user:pass@host:port or smtps://… (nodemailer transport URL). */
   SMTP_URL: z.preprocess(
     emptyToUndefined,

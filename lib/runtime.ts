@@ -19,7 +19,12 @@ import {
 } from "@/lib/services/segment-processor";
 import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
-import { configuredChannels, env as readEnv, type Env } from "@/lib/env";
+import { env as readEnv, type Env } from "@/lib/env";
+import { closeMessageSenders, createMessageSenders } from "@/lib/adapters/channels";
+import { createSendStore } from "@/lib/adapters/db/send-store";
+import type { ChannelType } from "@/lib/campaigns/campaign";
+import type { MessageSender } from "@/lib/ports/messages";
+import { startCampaignDispatcher, type Dispatcher, type DispatcherOptions } from "@/lib/services/campaign-dispatcher";
 import { createCampaignStore } from "@/lib/adapters/db/campaign-store";
 import type { CampaignDeps } from "@/lib/services/campaigns";
 import { logger } from "@/lib/log";
@@ -51,6 +56,8 @@ export interface Runtime {
   profiles: ProfileStore;
   /** The segment processor running in this process (embedded mode), if any. */
   processor: SegmentProcessor | null;
+  /** The campaign dispatcher running in this process (embedded mode), if any. */
+  dispatcher: Dispatcher | null;
   /** The deps the campaign use cases take. */
   campaignDeps: CampaignDeps;
   /** The deps the segment use cases take. */
@@ -68,6 +75,12 @@ export interface RuntimeOverrides {
   workers?: boolean;
   /** Options of the in-process segment processor (tests isolate themselves with a group id). */
   processor?: Partial<Omit<SegmentProcessorOptions, "instanceId">>;
+  /** Options of the in-process campaign dispatcher. */
+  dispatcher?: DispatcherOptions;
+  /** Run only one of the workers (a worker process of its own). */
+  only?: "processor" | "dispatcher";
+  /** Channel providers (default: those the environment configures). */
+  senders?: Map<ChannelType, MessageSender>;
 }
 
 export async function openMembershipStore(env: Env, db: DatabaseHandle): Promise<MembershipStore> {
@@ -117,7 +130,7 @@ export async function createRuntime(env: Env, overrides: RuntimeOverrides = {}):
   const events = createUserEventArchive(db.db);
   const progress = createEvaluationProgressStore(db.db);
   const runWorkers = overrides.workers ?? env.IN_PROCESS_WORKERS ?? !env.KAFKA_BROKERS;
-  const processor = runWorkers
+  const processor = runWorkers && overrides.only !== "dispatcher"
     ? await startSegmentProcessor(
         { eventLog, segments, memberships, history, checkpoints: createCheckpointStore(db.db), archive: events, progress, clock, log },
         {
@@ -126,6 +139,24 @@ export async function createRuntime(env: Env, overrides: RuntimeOverrides = {}):
           ...overrides.processor,
           instanceId: instanceId(),
         },
+      )
+    : null;
+  const campaignStore = createCampaignStore(db.db);
+  const profiles = createProfileStore(db.db);
+  const senders = overrides.senders ?? createMessageSenders(env);
+  const dispatcher = runWorkers && overrides.only !== "processor"
+    ? await startCampaignDispatcher(
+        {
+          eventLog,
+          campaigns: campaignStore,
+          sends: createSendStore(db.db),
+          profiles,
+          segments,
+          senders,
+          clock,
+          log,
+        },
+        { groupId: env.CAMPAIGN_DISPATCHER_GROUP, ...overrides.dispatcher },
       )
     : null;
   let closing: Promise<void> | undefined;
@@ -141,9 +172,10 @@ export async function createRuntime(env: Env, overrides: RuntimeOverrides = {}):
     memberships,
     history,
     events,
-    profiles: createProfileStore(db.db),
+    profiles,
     processor,
-    campaignDeps: { campaigns: createCampaignStore(db.db), channels: configuredChannels(env) },
+    dispatcher,
+    campaignDeps: { campaigns: campaignStore, channels: new Set(senders.keys()) },
     segmentDeps: {
       segments,
       memberships,
@@ -152,7 +184,9 @@ export async function createRuntime(env: Env, overrides: RuntimeOverrides = {}):
     },
     close() {
       closing ??= (async () => {
+        await dispatcher?.close();
         await processor?.close();
+        await closeMessageSenders(senders);
         await relay.close();
         await memberships.close?.();
         await eventLog.close();

@@ -7,6 +7,8 @@ import { parseEnv } from "@/lib/env";
 import type { EventLog } from "@/lib/ports/event-log";
 import { createRuntime, type Runtime } from "@/lib/runtime";
 import type { Clock } from "@/lib/ports/clock";
+import type { ChannelType } from "@/lib/campaigns/campaign";
+import type { MessageSender } from "@/lib/ports/messages";
 
 /**
  * Integration suites run on every configured engine: always the embedded ones (PGlite, the
@@ -80,7 +82,10 @@ export const engineCases: EngineCase[] = [
 export const ADMIN_KEY = "test-admin-key-0123456789abcdef";
 
 /** A full runtime over a fresh database and log, with an optional fixed clock. */
-export async function openTestRuntime(engine: EngineCase, options: { clock?: Clock; workers?: boolean } = {}) {
+export async function openTestRuntime(
+  engine: EngineCase,
+  options: { clock?: Clock; workers?: boolean; senders?: Map<ChannelType, MessageSender> } = {},
+) {
   const db = await engine.openDb();
   const log = await engine.openLog();
   const dataDir = mkdtempSync(path.join(tmpdir(), "am-data-"));
@@ -92,18 +97,21 @@ export async function openTestRuntime(engine: EngineCase, options: { clock?: Clo
     clock: options.clock,
     skipMigrations: true,
     workers: options.workers ?? false,
+    senders: options.senders ?? new Map(),
     processor: {
       // A real broker is shared by every suite and run: each runtime consumes as a group of its
       // own, and reads only this run's events, not what earlier runs left in the shared topic.
       groupId: `segment-processor-test-${randomBytes(4).toString("hex")}`,
       fromBeginning: false,
     },
+    dispatcher: { groupId: `campaign-dispatcher-test-${randomBytes(4).toString("hex")}`, fromBeginning: false },
   });
   return {
     rt,
     db,
     log,
     async close() {
+      await rt.dispatcher?.close();
       await rt.processor?.close();
       await rt.relay.close();
       await log.cleanup();

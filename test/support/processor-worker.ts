@@ -8,6 +8,7 @@ import { createRuntime } from "@/lib/runtime";
 const env = parseEnv();
 const rt = await createRuntime(env, {
   workers: true,
+  only: "processor",
   processor: {
     groupId: process.env.TEST_PROCESSOR_GROUP,
     fromBeginning: false,

@@ -16,7 +16,7 @@ async function main() {
     console.error("The segment-processor worker needs DATABASE_URL and KAFKA_BROKERS; without them `npm start` runs it in-process.");
     process.exit(1);
   }
-  const rt = await createRuntime(env, { workers: true });
+  const rt = await createRuntime(env, { workers: true, only: "processor" });
   log.info({ status: rt.processor?.status() }, "segment processor started");
 
   onShutdown(async (signal) => {

@@ -1,0 +1,29 @@
+/**
+ * The campaign dispatcher worker (pm2: `campaign-dispatcher`). Wiring only: read the
+ * environment, build the adapters and channel providers, start
+ * lib/services/campaign-dispatcher, stop cleanly on SIGINT/SIGTERM.
+ */
+import { logger } from "@/lib/log";
+import { onShutdown, parseEnvOrExit } from "@/lib/process";
+import { createRuntime } from "@/lib/runtime";
+
+async function main() {
+  const env = parseEnvOrExit();
+  const log = logger().child({ process: "campaign-dispatcher" });
+  if (!env.KAFKA_BROKERS || !env.DATABASE_URL) {
+    console.error("The campaign-dispatcher worker needs DATABASE_URL and KAFKA_BROKERS; without them `npm start` runs it in-process.");
+    process.exit(1);
+  }
+  // The runtime starts the in-process workers; here only the dispatcher is wanted.
+  const rt = await createRuntime(env, { workers: true, only: "dispatcher" });
+  log.info({ channels: [...rt.campaignDeps.channels] }, "campaign dispatcher started");
+  onShutdown(async (signal) => {
+    log.info({ signal }, "campaign dispatcher stopping");
+    await rt.close();
+  }, 30_000);
+}
+
+main().catch((error: unknown) => {
+  console.error("campaign dispatcher failed to start:", error);
+  process.exit(1);
+});
