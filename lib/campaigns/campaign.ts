@@ -216,3 +216,22 @@ export function sendKey(k: { campaignId: string; userId: string; transitionId: s
 export function batchSendKey(k: { campaignId: string; runId: string; userId: string }): string {
   return `batch:${part("campaignId", k.campaignId)}:${part("runId", k.runId)}:${part("userId", k.userId)}`;
 }
+
+/** POST /api/v1/campaigns/{id}/preview: render for one user. */
+export const previewCampaignSchema = z.object({ userId: z.string(stringError).trim().min(1, { message: "must not be empty" }).max(256) }).strict();
+export type PreviewCampaignInput = z.output<typeof previewCampaignSchema>;
+
+/** GET /api/v1/campaigns/{id}/analytics */
+export const campaignAnalyticsQuerySchema = z.object({
+  bucket: z.enum(["hour", "day"], enumMessage(["hour", "day"])).default("hour"),
+  /** How long after a send an `orders` event counts as a conversion. */
+  conversionWindowHours: z.coerce
+    .number({ error: "must be a number" })
+    .int({ message: "must be a whole number" })
+    .min(1, { message: "must be at least 1" })
+    .max(720, { message: "must be at most 720" })
+    .default(24),
+  /** Look-back of the time series, in days. */
+  days: z.coerce.number({ error: "must be a number" }).int().min(1).max(90, { message: "must be at most 90" }).default(7),
+});
+export type CampaignAnalyticsQuery = z.output<typeof campaignAnalyticsQuerySchema>;

@@ -42,6 +42,17 @@ export interface CampaignStore {
   get(id: string): Promise<Campaign | null>;
   list(query: ListCampaignsQuery): Promise<{ items: Campaign[]; total: number }>;
   deliveryStats(id: string): Promise<DeliveryStats>;
+  /**
+   * Sends per time bucket and status, by channel, since `since`; and how many sent messages were
+   * followed by an `orders` event of the same user within `conversionWindowMs`.
+   */
+  analytics(
+    id: string,
+    options: { bucket: "hour" | "day"; since: Date; conversionWindowMs: number },
+  ): Promise<{
+    series: { bucket: Date; channel: string; status: string; count: number }[];
+    conversions: { sent: number; converted: number };
+  }>;
   /** ACTIVE campaigns of these segments with one of these triggers (the dispatcher's lookup). */
   activeFor(segmentIds: readonly string[], triggers: readonly CampaignTrigger[]): Promise<Campaign[]>;
 }

@@ -16,6 +16,8 @@ import * as segmentsRoute from "@/app/api/v1/segments/route";
 import * as campaignsRoute from "@/app/api/v1/campaigns/route";
 import * as campaignItem from "@/app/api/v1/campaigns/[campaignId]/route";
 import * as campaignStatus from "@/app/api/v1/campaigns/[campaignId]/status/route";
+import * as preview_ from "@/app/api/v1/campaigns/[campaignId]/preview/route";
+import * as analytics_ from "@/app/api/v1/campaigns/[campaignId]/analytics/route";
 import * as events from "@/app/api/v1/events/route";
 import * as profile from "@/app/api/v1/users/[userId]/profile/route";
 
@@ -95,6 +97,26 @@ describe.each(engineCases)("campaigns end to end on $name: an entry or exit send
     expect(mail.filter((m) => JSON.stringify(m.to).includes(to))).toHaveLength(1);
     const stats = await call(campaignItem.GET, "GET", { params: { campaignId } });
     expect(stats.body.delivery).toMatchObject({ total: 1, byStatus: { sent: 1 } });
+
+    // The preview renders what this user gets; a user the template cannot serve is a 400.
+    const preview = await call(preview_.POST, "POST", { params: { campaignId }, body: { userId: u } });
+    expect(preview.body).toMatchObject({ channel: "email", to, subject: "Grace & Co, your cart misses you" });
+    const stranger = `stranger-${run}`;
+    await call(profile.PUT, "PUT", { params: { userId: stranger }, body: { email: "s@example.com" } });
+    const cannot = await call(preview_.POST, "POST", { params: { campaignId }, body: { userId: stranger } });
+    expect(cannot.status).toBe(400);
+    expect(cannot.body.error.message).toContain("firstName");
+
+    // An order after the send is a conversion.
+    await call(events.POST, "POST", { body: { events: [{ userId: u, eventType: "orders", timestamp: Date.now() + 5, attributes: { value: 20 } }] } });
+    await env.rt.processor!.idle();
+    const analytics = await eventually(
+      async () => (await call(analytics_.GET, "GET", { params: { campaignId }, query: { bucket: "hour" } })).body,
+      (b) => b.conversions?.converted === 1,
+      "the conversion",
+    );
+    expect(analytics).toMatchObject({ delivery: { total: 1 }, conversions: { sent: 1, converted: 1, rate: 1, windowHours: 24 } });
+    expect(analytics.series).toEqual([expect.objectContaining({ channel: "email", status: "sent", count: 1 })]);
   }, 60_000);
 
   it("an ON_EXIT campaign fires on a time-driven exit", async () => {

@@ -4,11 +4,15 @@ import {
   checkSchedule,
   statusTransitionError,
   type ChannelType,
+  type CampaignAnalyticsQuery,
   type CreateCampaignInput,
   type ListCampaignsQuery,
   type UpdateCampaignInput,
 } from "@/lib/campaigns/campaign";
 import type { Campaign, CampaignStore, CampaignTx } from "@/lib/ports/campaigns";
+import type { ProfileStore } from "@/lib/ports/profiles";
+import type { SegmentStore } from "@/lib/ports/segments";
+import { renderEmail, renderTemplate, TemplateError, type TemplateContext } from "@/lib/campaigns/template";
 import type { RequestContext } from "./context";
 
 export interface CampaignDeps {
@@ -186,5 +190,58 @@ export async function listCampaigns(deps: CampaignDeps, query: ListCampaignsQuer
   return {
     data: items,
     pagination: { page: query.page, pageSize: query.pageSize, total, totalPages: Math.max(1, Math.ceil(total / query.pageSize)) },
+  };
+}
+
+// POST /api/v1/campaigns/{id}/preview: the message as this user would get it, or why not.
+export async function previewCampaign(
+  deps: CampaignDeps & { profiles: ProfileStore; segments: Pick<SegmentStore, "names"> },
+  id: string,
+  userId: string,
+) {
+  const campaign = await deps.campaigns.get(id);
+  if (!campaign) throw notFound("Campaign", id);
+  const profile = await deps.profiles.get(userId);
+  if (!profile) throw notFound("Profile of user", userId);
+  const names = await deps.segments.names([campaign.segmentId]);
+  const context: TemplateContext = {
+    user: { email: profile.email, phone: profile.phone, attributes: profile.attributes },
+    segment: { name: names.get(campaign.segmentId) ?? null },
+    campaign: { name: campaign.name },
+  };
+  try {
+    if (campaign.channelType === "email") {
+      return { campaignId: id, userId, channel: campaign.channelType, to: profile.email, ...renderEmail({ subject: campaign.subject ?? campaign.name, template: campaign.template }, context) };
+    }
+    const body = renderTemplate(campaign.template, context, { escape: "none" });
+    return { campaignId: id, userId, channel: campaign.channelType, to: campaign.channelType === "sms" ? profile.phone : null, body };
+  } catch (error) {
+    if (error instanceof TemplateError) {
+      throw new AppError("VALIDATION_ERROR", `The template cannot be rendered for this user: ${error.message}`, {
+        field: "userId",
+        reason: error.message,
+      });
+    }
+    throw error;
+  }
+}
+
+// GET /api/v1/campaigns/{id}/analytics
+export async function campaignAnalytics(deps: CampaignDeps, id: string, query: CampaignAnalyticsQuery, now: Date) {
+  const campaign = await deps.campaigns.get(id);
+  if (!campaign) throw notFound("Campaign", id);
+  const since = new Date(now.getTime() - query.days * 24 * 3600_000);
+  const [delivery, analytics] = await Promise.all([
+    deps.campaigns.deliveryStats(id),
+    deps.campaigns.analytics(id, { bucket: query.bucket, since, conversionWindowMs: query.conversionWindowHours * 3600_000 }),
+  ]);
+  const { sent, converted } = analytics.conversions;
+  return {
+    campaignId: id,
+    delivery,
+    bucket: query.bucket,
+    since,
+    series: analytics.series,
+    conversions: { windowHours: query.conversionWindowHours, sent, converted, rate: sent > 0 ? converted / sent : null },
   };
 }

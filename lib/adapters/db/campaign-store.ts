@@ -91,6 +91,28 @@ export function createCampaignStore(db: Database): CampaignStore {
       ]);
       return { items: rows.map(toCampaign), total: total?.n ?? 0 };
     },
+    analytics: async (id, { bucket, since, conversionWindowMs }) => {
+      const series = (await db.execute(sql`
+        select date_trunc(${bucket}, coalesce(sent_at, updated_at)) as bucket, channel, status, count(*)::int as count
+        from campaign_sends
+        where campaign_id = ${id} and coalesce(sent_at, updated_at) >= ${since.toISOString()}::timestamptz
+        group by 1, 2, 3 order by 1, 2, 3`)) as unknown as { rows: { bucket: string | Date; channel: string; status: string; count: number }[] };
+      const [conv] = ((await db.execute(sql`
+        select count(*)::int as sent,
+               count(*) filter (where exists (
+                 select 1 from user_events e
+                 where e.user_id = s.user_id and e.event_type = 'orders'
+                   and e.occurred_at > s.sent_at and e.occurred_at <= s.sent_at + ${conversionWindowMs} * interval '1 millisecond'
+               ))::int as converted
+        from campaign_sends s
+        where s.campaign_id = ${id} and s.status = 'sent' and s.sent_at >= ${since.toISOString()}::timestamptz`)) as unknown as {
+        rows: { sent: number; converted: number }[];
+      }).rows;
+      return {
+        series: series.rows.map((r) => ({ bucket: new Date(r.bucket), channel: r.channel, status: r.status, count: Number(r.count) })),
+        conversions: { sent: Number(conv?.sent ?? 0), converted: Number(conv?.converted ?? 0) },
+      };
+    },
     activeFor: async (segmentIds, triggers) => {
       if (segmentIds.length === 0 || triggers.length === 0) return [];
       const rows = await db
