@@ -22,6 +22,7 @@ import { randomBytes } from "node:crypto";
 import { env as readEnv, type Env } from "@/lib/env";
 import { closeMessageSenders, createMessageSenders } from "@/lib/adapters/channels";
 import { createSendStore } from "@/lib/adapters/db/send-store";
+import { createRunStore } from "@/lib/adapters/db/run-store";
 import type { ChannelType } from "@/lib/campaigns/campaign";
 import type { MessageSender } from "@/lib/ports/messages";
 import { startCampaignDispatcher, type Dispatcher, type DispatcherOptions } from "@/lib/services/campaign-dispatcher";
@@ -144,6 +145,7 @@ export async function createRuntime(env: Env, overrides: RuntimeOverrides = {}):
   const campaignStore = createCampaignStore(db.db);
   const profiles = createProfileStore(db.db);
   const senders = overrides.senders ?? createMessageSenders(env);
+  const runs = createRunStore(db.db);
   const dispatcher = runWorkers && overrides.only !== "processor"
     ? await startCampaignDispatcher(
         {
@@ -153,6 +155,8 @@ export async function createRuntime(env: Env, overrides: RuntimeOverrides = {}):
           profiles,
           segments,
           senders,
+          runs,
+          memberships,
           clock,
           log,
         },
@@ -175,7 +179,7 @@ export async function createRuntime(env: Env, overrides: RuntimeOverrides = {}):
     profiles,
     processor,
     dispatcher,
-    campaignDeps: { campaigns: campaignStore, channels: new Set(senders.keys()) },
+    campaignDeps: { campaigns: campaignStore, channels: new Set(senders.keys()), runs },
     segmentDeps: {
       segments,
       memberships,

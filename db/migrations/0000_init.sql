@@ -100,7 +100,8 @@ CREATE TABLE "campaign_runs" (
 	"finished_at" timestamp with time zone,
 	"total" integer,
 	"cursor" text,
-	"created_at" timestamp with time zone DEFAULT now() NOT NULL
+	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
+	"updated_at" timestamp with time zone DEFAULT now() NOT NULL
 );
 --> statement-breakpoint
 CREATE TABLE "campaign_sends" (

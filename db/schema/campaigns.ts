@@ -46,6 +46,8 @@ export const campaignRuns = pgTable(
     /** The last user id handed out (runs page through members in user-id order). */
     cursor: text("cursor"),
     createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+    /** Heartbeat of the worker running it: a stale RUNNING run is taken over. */
+    updatedAt: timestamp("updated_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
   },
   (t) => [
     foreignKey({ name: "campaign_runs_campaign_fk", columns: [t.campaignId], foreignColumns: [campaigns.id] }),

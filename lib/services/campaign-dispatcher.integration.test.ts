@@ -3,6 +3,10 @@ import { eq } from "drizzle-orm";
 import { campaignSends } from "@/db/schema";
 import { createCampaignStore } from "@/lib/adapters/db/campaign-store";
 import { createSendStore } from "@/lib/adapters/db/send-store";
+import { createRunStore } from "@/lib/adapters/db/run-store";
+import { userProfiles } from "@/db/schema";
+import * as campaignItem from "@/app/api/v1/campaigns/[campaignId]/route";
+import * as trigger from "@/app/api/v1/campaigns/[campaignId]/trigger/route";
 import type { ChannelType } from "@/lib/campaigns/campaign";
 import { installRuntime, uninstallRuntime } from "@/lib/runtime";
 import { ProviderError, type MessageSender, type OutboundMessage } from "@/lib/ports/messages";
@@ -59,11 +63,13 @@ describe.each(engineCases)("campaign dispatcher on $name (ON_ENTER / ON_EXIT)", 
           ["email", email],
           ["sms", sms],
         ]),
+        runs: createRunStore(env.db.db),
+        memberships: env.rt.memberships,
         clock: env.rt.clock,
         log: env.rt.log,
         random: () => 0,
       },
-      { groupId: `dispatcher-test-${run}`, pollMs: 50, retryBaseMs: 10, retryMaxMs: 50 },
+      { groupId: `dispatcher-test-${run}`, pollMs: 50, retryBaseMs: 10, retryMaxMs: 50, runPageSize: 250 },
     );
   });
   afterAll(async () => {
@@ -181,4 +187,32 @@ describe.each(engineCases)("campaign dispatcher on $name (ON_ENTER / ON_EXIT)", 
     expect(rows.map((r) => r.status).sort()).toEqual(["sent", "skipped"]);
     expect(rows.find((r) => r.status === "skipped")!.reason).toBe("frequency_cap");
   });
+
+  it("a batch run sends exactly one message to every member, and reports progress", async () => {
+    const { segmentId, campaignId } = await campaign({ channelType: "sms", trigger: "BATCH", template: "Flash sale for {{segment.name}}" });
+    const n = 2_000;
+    const users = Array.from({ length: n }, (_, i) => `batch-${run}-${String(i).padStart(5, "0")}`);
+    await env.db.db.insert(userProfiles).values(users.map((userId, i) => ({ userId, phone: `+49151${String(10_000_000 + i)}` })));
+    await env.rt.memberships.apply(
+      users.map((userId) => ({ userId, segmentId, kind: "enter" as const, at: Date.now(), cause: "event" as const, version: 1 })),
+    );
+    const before = sms.sent.length;
+    const started = await call(trigger.POST, "POST", { params: { campaignId } });
+    expect(started.status).toBe(202);
+    expect(started.body).toMatchObject({ campaignId, status: "SCHEDULED" });
+    const done = await eventually(
+      async () => (await call(campaignItem.GET, "GET", { params: { campaignId } })).body,
+      (b) => b.runs?.[0]?.status === "COMPLETED",
+      "the batch run",
+      90_000,
+    );
+    expect(done.runs[0]).toMatchObject({ total: n, progress: { sent: n, skipped: 0, failed: 0, queued: 0, remaining: 0 } });
+    const mine = sms.sent.slice(before).filter((m) => m.channel === "sms" && m.body.startsWith("Flash sale"));
+    expect(mine).toHaveLength(n);
+    expect(new Set(mine.map((m) => m.channel === "sms" && m.to)).size).toBe(n);
+    // A campaign that is not BATCH, or not ACTIVE, cannot be triggered.
+    const onEnter = await campaign({ channelType: "sms", trigger: "ON_ENTER", template: "x" });
+    expect((await call(trigger.POST, "POST", { params: { campaignId: onEnter.campaignId } })).status).toBe(409);
+  }, 120_000);
 });
+

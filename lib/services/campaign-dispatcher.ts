@@ -10,7 +10,9 @@
  * Policy (quiet hours, frequency cap, rate limit) defers or skips; transient provider errors
  * retry with backoff and jitter, permanent ones fail at once.
  */
-import { sendKey, type ChannelType } from "@/lib/campaigns/campaign";
+import { batchSendKey, sendKey, type ChannelType } from "@/lib/campaigns/campaign";
+import type { RunStore, CampaignRun } from "@/lib/ports/runs";
+import type { MembershipStore } from "@/lib/ports/memberships";
 import { classifyProviderError, decideSend, rateLimiterForPolicy, retryDelayMs, type RateLimiter } from "@/lib/campaigns/policy";
 import { renderEmail, renderTemplate, TemplateError, type TemplateContext } from "@/lib/campaigns/template";
 import type { Campaign, CampaignStore } from "@/lib/ports/campaigns";
@@ -41,6 +43,9 @@ export interface DispatcherDeps {
   profiles: ProfileStore;
   segments: Pick<SegmentStore, "names">;
   senders: ReadonlyMap<ChannelType, MessageSender>;
+  /** Batch runs and the members they page through (optional: triggered sends only without). */
+  runs?: RunStore;
+  memberships?: Pick<MembershipStore, "members" | "countMembers">;
   clock: Clock;
   log: ProcessorLogger;
   random?: () => number;
@@ -53,8 +58,12 @@ export interface DispatcherOptions {
   maxAttempts?: number;
   retryBaseMs?: number;
   retryMaxMs?: number;
-  /** How often deferred and retrying sends are looked for. */
+  /** How often deferred and retrying sends, and due batch runs, are looked for. */
   pollMs?: number;
+  /** Members per page of a batch run (the cursor is saved after each page). */
+  runPageSize?: number;
+  /** Sends in flight at once within a batch run page. */
+  runConcurrency?: number;
   /** A record still `sending` after this long is from a crashed call. */
   stuckAfterMs?: number;
 }
@@ -221,6 +230,75 @@ export async function startCampaignDispatcher(deps: DispatcherDeps, options: Dis
     }
   }
 
+  // ---- batch runs ------------------------------------------------------------------------
+
+  const runPageSize = options.runPageSize ?? 500;
+  const runConcurrency = options.runConcurrency ?? 8;
+  let running: Promise<void> | null = null;
+
+  /** Pages through the segment's members, one send per (run, user); resumable from the cursor. */
+  async function executeRun(run: CampaignRun): Promise<void> {
+    const runs = deps.runs!;
+    const members = deps.memberships!;
+    let campaign = await deps.campaigns.get(run.campaignId);
+    if (!campaign) return runs.advance(run.id, { status: "FAILED", finishedAt: deps.clock.now() }, deps.clock.now());
+    let total = run.total;
+    if (total === null) {
+      total = await members.countMembers(campaign.segmentId);
+      await runs.advance(run.id, { total }, deps.clock.now());
+    }
+    let cursor = run.cursor ?? undefined;
+    for (;;) {
+      if (closed) return; // picked up again from the cursor (stale heartbeat)
+      if (campaign.status === "PAUSED") return runs.advance(run.id, { status: "PAUSED" }, deps.clock.now());
+      if (campaign.status !== "ACTIVE") {
+        return runs.advance(run.id, { status: "COMPLETED", finishedAt: deps.clock.now() }, deps.clock.now());
+      }
+      const page = await members.members(campaign.segmentId, { after: cursor, limit: runPageSize });
+      for (let i = 0; i < page.members.length; i += runConcurrency) {
+        await Promise.all(
+          page.members.slice(i, i + runConcurrency).map(async ({ userId }) => {
+            const { record, created } = await deps.sends.claim(
+              {
+                idempotencyKey: batchSendKey({ campaignId: campaign!.id, runId: run.id, userId }),
+                campaignId: campaign!.id,
+                runId: run.id,
+                userId,
+                channel: campaign!.channelType,
+                transitionId: null,
+              },
+              deps.clock.now(),
+            );
+            if (created || record.status === "queued") await attempt(campaign!, record);
+          }),
+        );
+      }
+      const last = page.members.at(-1);
+      if (last) cursor = last.userId;
+      await runs.advance(run.id, { cursor: cursor ?? null }, deps.clock.now());
+      if (!page.next) {
+        return runs.advance(run.id, { status: "COMPLETED", finishedAt: deps.clock.now() }, deps.clock.now());
+      }
+      campaign = (await deps.campaigns.get(run.campaignId)) ?? campaign;
+    }
+  }
+
+  function startDueRuns(): void {
+    if (!deps.runs || !deps.memberships || running || closed) return;
+    running = (async () => {
+      for (;;) {
+        const now = deps.clock.now();
+        const run = await deps.runs!.claimDue(now, new Date(now.getTime() - 60_000));
+        if (!run || closed) break;
+        await executeRun(run);
+      }
+    })()
+      .catch((error: unknown) => log.warn({ err: error }, "batch run step failed; it resumes from its cursor"))
+      .finally(() => {
+        running = null;
+      });
+  }
+
   const serial = (fn: () => Promise<void>) => {
     const run = working.then(fn);
     working = run.catch(() => {});
@@ -239,6 +317,7 @@ export async function startCampaignDispatcher(deps: DispatcherDeps, options: Dis
   const loop = () => {
     if (closed) return;
     timer = setTimeout(() => {
+      startDueRuns();
       serial(sweep)
         .catch((error: unknown) => log.warn({ err: error }, "dispatcher sweep failed"))
         .finally(loop);
@@ -250,6 +329,7 @@ export async function startCampaignDispatcher(deps: DispatcherDeps, options: Dis
     async idle() {
       await working;
       await serial(sweep);
+      if (running) await running;
     },
     async close() {
       if (closed) return;
@@ -257,6 +337,7 @@ export async function startCampaignDispatcher(deps: DispatcherDeps, options: Dis
       if (timer) clearTimeout(timer);
       await subscription.close();
       await working;
+      if (running) await running;
     },
   };
 }

@@ -11,6 +11,7 @@ import {
 } from "@/lib/campaigns/campaign";
 import type { Campaign, CampaignStore, CampaignTx } from "@/lib/ports/campaigns";
 import type { ProfileStore } from "@/lib/ports/profiles";
+import type { RunStore } from "@/lib/ports/runs";
 import type { SegmentStore } from "@/lib/ports/segments";
 import { renderEmail, renderTemplate, TemplateError, type TemplateContext } from "@/lib/campaigns/template";
 import type { RequestContext } from "./context";
@@ -19,6 +20,8 @@ export interface CampaignDeps {
   campaigns: CampaignStore;
   /** Channels with a configured provider (email: SMTP, push: VAPID, sms: Twilio-compatible). */
   channels: ReadonlySet<ChannelType>;
+  /** Batch runs (the dispatchers pick due runs up from here). */
+  runs?: RunStore;
 }
 
 const snapshot = (c: Campaign) => ({ ...c, createdAt: undefined, updatedAt: undefined });
@@ -138,6 +141,10 @@ export async function setCampaignStatus(
     }
     const after: Campaign = { ...before, status, version: before.version + 1, updatedAt: ctx.now };
     await tx.update(after);
+    if (status === "ACTIVE" && before.status === "DRAFT" && after.trigger === "BATCH" && after.scheduledAt && deps.runs) {
+      // A scheduled batch campaign runs once, at its time.
+      await deps.runs.create({ campaignId: id, requestedBy: ctx.actor, scheduledAt: after.scheduledAt });
+    }
     await tx.audit({
       actor: ctx.actor,
       action: `campaign.status.${status.toLowerCase()}`,
@@ -177,11 +184,40 @@ export async function deleteCampaign(deps: CampaignDeps, id: string, ctx: Reques
   });
 }
 
-// GET /api/v1/campaigns/{id}: with delivery stats.
+// GET /api/v1/campaigns/{id}: with delivery stats and the progress of its batch runs.
 export async function getCampaign(deps: CampaignDeps, id: string) {
   const campaign = await deps.campaigns.get(id);
   if (!campaign) throw notFound("Campaign", id);
-  return { ...campaign, delivery: await deps.campaigns.deliveryStats(id) };
+  const runs = deps.runs ? await deps.runs.ofCampaign(id, 20) : [];
+  return {
+    ...campaign,
+    delivery: await deps.campaigns.deliveryStats(id),
+    runs: await Promise.all(runs.map((r) => runWithProgress(deps.runs!, r))),
+  };
+}
+
+async function runWithProgress(runs: RunStore, run: NonNullable<Awaited<ReturnType<RunStore["get"]>>>) {
+  const p = await runs.progress(run.id);
+  const done = p.sent + p.skipped + p.failed;
+  return { ...run, progress: { ...p, remaining: run.total === null ? null : Math.max(0, run.total - done) } };
+}
+
+// POST /api/v1/campaigns/{id}/trigger: start a batch run now (ACTIVE BATCH campaigns only).
+export async function triggerCampaign(deps: CampaignDeps, id: string, ctx: RequestContext) {
+  if (!deps.runs) throw new AppError("SERVICE_UNAVAILABLE", "Batch runs are not available");
+  const campaign = await deps.campaigns.get(id);
+  if (!campaign) throw notFound("Campaign", id);
+  if (campaign.trigger !== "BATCH") {
+    throw new AppError("CONFLICT", `A ${campaign.trigger} campaign sends on transitions, not in batch runs`, {
+      field: "trigger",
+      reason: "not a BATCH campaign",
+    });
+  }
+  if (campaign.status !== "ACTIVE") {
+    throw new AppError("CONFLICT", `Activate the campaign first (it is ${campaign.status})`, { field: "status", reason: `is ${campaign.status}` });
+  }
+  const run = await deps.runs.create({ campaignId: id, requestedBy: ctx.actor, scheduledAt: ctx.now });
+  return runWithProgress(deps.runs, run);
 }
 
 // GET /api/v1/campaigns
