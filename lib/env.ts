@@ -53,6 +53,8 @@ export const envSchema = z.object({
   SEGMENT_PROCESSOR_START: z.preprocess(emptyToUndefined, z.enum(["beginning", "end"]).default("beginning")),
   /** Consumer group of the campaign dispatchers. */
   CAMPAIGN_DISPATCHER_GROUP: z.preprocess(emptyToUndefined, z.string().regex(/^[A-Za-z0-9._-]{1,200}$/).default("campaign-dispatcher")),
+  /** Seconds after which a batch run or a send left mid-call by a dead dispatcher is taken over. */
+  DISPATCHER_TAKEOVER_SECONDS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1).max(3600).default(60)),
   /** Email channel: smtp://user:pass@host:port or smtps://… (nodemailer transport URL). */
   SMTP_URL: z.preprocess(
     emptyToUndefined,

@@ -160,7 +160,12 @@ export async function createRuntime(env: Env, overrides: RuntimeOverrides = {}):
           clock,
           log,
         },
-        { groupId: env.CAMPAIGN_DISPATCHER_GROUP, ...overrides.dispatcher },
+        {
+          groupId: env.CAMPAIGN_DISPATCHER_GROUP,
+          runStaleAfterMs: env.DISPATCHER_TAKEOVER_SECONDS * 1000,
+          stuckAfterMs: env.DISPATCHER_TAKEOVER_SECONDS * 1000,
+          ...overrides.dispatcher,
+        },
       )
     : null;
   let closing: Promise<void> | undefined;

@@ -66,6 +66,8 @@ export interface DispatcherOptions {
   runConcurrency?: number;
   /** A record still `sending` after this long is from a crashed call. */
   stuckAfterMs?: number;
+  /** A RUNNING batch run without a heartbeat for this long lost its worker and is taken over. */
+  runStaleAfterMs?: number;
 }
 
 export interface Dispatcher {
@@ -288,7 +290,7 @@ export async function startCampaignDispatcher(deps: DispatcherDeps, options: Dis
     running = (async () => {
       for (;;) {
         const now = deps.clock.now();
-        const run = await deps.runs!.claimDue(now, new Date(now.getTime() - 60_000));
+        const run = await deps.runs!.claimDue(now, new Date(now.getTime() - (options.runStaleAfterMs ?? 60_000)));
         if (!run || closed) break;
         await executeRun(run);
       }
