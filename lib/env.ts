@@ -61,6 +61,11 @@ export const envSchema = z.object({
     z.string().refine((s) => /^smtps?:\/\//.test(s), { message: "expected an smtp:// or smtps:// URL" }).optional(),
   ),
   SMTP_FROM: z.preprocess(emptyToUndefined, z.string().optional()),
+  /** List-Unsubscribe URL of campaign emails; {userId} and {campaignId} are filled in. */
+  UNSUBSCRIBE_URL: z.preprocess(
+    emptyToUndefined,
+    z.string().refine((s) => /^https:\/\//.test(s), { message: "expected an https URL" }).optional(),
+  ),
   /** Push channel: VAPID keys for the Web Push protocol. */
   VAPID_PUBLIC_KEY: z.preprocess(emptyToUndefined, z.string().optional()),
   VAPID_PRIVATE_KEY: z.preprocess(emptyToUndefined, z.string().optional()),

@@ -35,7 +35,7 @@ import type { EventLog } from "@/lib/ports/event-log";
 import type { SegmentStore } from "@/lib/ports/segments";
 import { startOutboxRelay, type OutboxRelay } from "@/lib/services/outbox-relay";
 import type { SegmentDeps } from "@/lib/services/segments";
-import { ALL_TOPICS } from "@/lib/topics";
+import { ALL_TOPICS, TOPICS } from "@/lib/topics";
 
 /**
  * The composition root: builds the adapters the configuration selects and holds them for the
@@ -90,6 +90,22 @@ export async function openMembershipStore(env: Env, db: DatabaseHandle): Promise
     return createAerospikeMembershipStore({ hosts: env.AEROSPIKE_HOSTS, namespace: env.AEROSPIKE_NAMESPACE });
   }
   return createPgMembershipStore(db.db);
+}
+
+/**
+ * List-Unsubscribe for campaign emails: UNSUBSCRIBE_URL (with {userId} and {campaignId}), else a
+ * mailto: to the sender's address naming the user and the campaign.
+ */
+function unsubscribeLink(env: Env): ((userId: string, campaignId: string) => string | undefined) | undefined {
+  if (env.UNSUBSCRIBE_URL) {
+    const template = env.UNSUBSCRIBE_URL;
+    return (userId, campaignId) =>
+      template.replace("{userId}", encodeURIComponent(userId)).replace("{campaignId}", encodeURIComponent(campaignId));
+  }
+  const address = /<([^>]+)>/.exec(env.SMTP_FROM ?? "")?.[1] ?? env.SMTP_FROM;
+  if (!address) return undefined;
+  return (userId, campaignId) =>
+    `mailto:${address}?subject=${encodeURIComponent(`unsubscribe ${userId} ${campaignId}`)}`;
 }
 
 /** A process-unique id, for per-process consumer groups. */
@@ -163,6 +179,7 @@ export async function createRuntime(env: Env, overrides: RuntimeOverrides = {}):
         {
           groupId: env.CAMPAIGN_DISPATCHER_GROUP,
           runStaleAfterMs: env.DISPATCHER_TAKEOVER_SECONDS * 1000,
+          unsubscribe: unsubscribeLink(env),
           stuckAfterMs: env.DISPATCHER_TAKEOVER_SECONDS * 1000,
           ...overrides.dispatcher,
         },
@@ -184,7 +201,13 @@ export async function createRuntime(env: Env, overrides: RuntimeOverrides = {}):
     profiles,
     processor,
     dispatcher,
-    campaignDeps: { campaigns: campaignStore, channels: new Set(senders.keys()), runs },
+    campaignDeps: {
+      campaigns: campaignStore,
+      channels: new Set(senders.keys()),
+      runs,
+      notifyRun: (runId, campaignId) =>
+        eventLog.append(TOPICS.campaignTriggers, [{ key: campaignId, value: JSON.stringify({ runId, campaignId }) }]),
+    },
     segmentDeps: {
       segments,
       memberships,

@@ -64,6 +64,8 @@ export interface DispatcherOptions {
   runPageSize?: number;
   /** Sends in flight at once within a batch run page. */
   runConcurrency?: number;
+  /** The List-Unsubscribe target of an email to this user (mailto: or https:). */
+  unsubscribe?: (userId: string, campaignId: string) => string | undefined;
   /** A record still `sending` after this long is from a crashed call. */
   stuckAfterMs?: number;
   /** A RUNNING batch run without a heartbeat for this long lost its worker and is taken over. */
@@ -104,7 +106,8 @@ export async function startCampaignDispatcher(deps: DispatcherDeps, options: Dis
       case "email": {
         if (!profile.email) return { skip: "no_email_address" };
         const m = renderEmail({ subject: c.subject ?? c.name, template: c.template }, ctx);
-        return { channel: "email", to: profile.email, ...m, idempotencyKey: key };
+        const listUnsubscribe = options.unsubscribe?.(profile.userId, c.id);
+        return { channel: "email", to: profile.email, ...m, idempotencyKey: key, ...(listUnsubscribe ? { listUnsubscribe } : {}) };
       }
       case "sms":
         if (!profile.phone) return { skip: "no_phone_number" };
@@ -309,9 +312,13 @@ export async function startCampaignDispatcher(deps: DispatcherDeps, options: Dis
 
   const subscription: Subscription = await deps.eventLog.subscribe({
     groupId: options.groupId ?? "campaign-dispatcher",
-    topics: [TOPICS.segmentMemberships],
+    topics: [TOPICS.segmentMemberships, TOPICS.campaignTriggers],
     fromBeginning: options.fromBeginning ?? false,
-    handleBatch: (batch) => serial(() => handleTransitions(batch.messages.map((m) => m.value))),
+    handleBatch: async (batch) => {
+      // campaign-triggers only wakes the run loop: the run itself is claimed from the database.
+      if (batch.topic === TOPICS.campaignTriggers) return startDueRuns();
+      return serial(() => handleTransitions(batch.messages.map((m) => m.value)));
+    },
   });
 
   const pollMs = options.pollMs ?? 1_000;

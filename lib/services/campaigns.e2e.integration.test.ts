@@ -53,7 +53,11 @@ describe.each(engineCases)("campaigns end to end on $name: an entry or exit send
     const senders = new Map<ChannelType, MessageSender>([
       ["email", createSmtpSender({ url: `smtp://127.0.0.1:${port}`, from: "Audience Manager <noreply@example.com>" })],
     ]);
-    env = await openTestRuntime(engine, { workers: true, senders });
+    env = await openTestRuntime(engine, {
+      workers: true,
+      senders,
+      dispatcher: { unsubscribe: (userId, campaignId) => `https://example.com/unsubscribe?u=${userId}&c=${campaignId}` },
+    });
     installRuntime(env.rt);
   });
   afterAll(async () => {
@@ -90,6 +94,8 @@ describe.each(engineCases)("campaigns end to end on $name: an entry or exit send
     expect(got[0]!.html).toContain("<h1>Hi Grace &amp; Co</h1>");
     expect(got[0]!.text).toContain("Hi Grace & Co");
     expect(got[0]!.headers.get("x-audience-send-id")).toBeTruthy();
+    // mailparser files List-* headers under "list".
+    expect(JSON.stringify(got[0]!.headers.get("list"))).toContain(`https://example.com/unsubscribe?u=${u}`);
     // More events while still a member: no second entry, no second email.
     await call(events.POST, "POST", { body: { events: [{ userId: u, eventType: "addToCart", timestamp: Date.now(), attributes: {} }] } });
     await env.rt.processor!.idle();

@@ -22,6 +22,8 @@ export interface CampaignDeps {
   channels: ReadonlySet<ChannelType>;
   /** Batch runs (the dispatchers pick due runs up from here). */
   runs?: RunStore;
+  /** Wakes the dispatchers (campaign-triggers) after a run is created; they claim it from the store. */
+  notifyRun?: (runId: string, campaignId: string) => Promise<void>;
 }
 
 const snapshot = (c: Campaign) => ({ ...c, createdAt: undefined, updatedAt: undefined });
@@ -217,6 +219,8 @@ export async function triggerCampaign(deps: CampaignDeps, id: string, ctx: Reque
     throw new AppError("CONFLICT", `Activate the campaign first (it is ${campaign.status})`, { field: "status", reason: `is ${campaign.status}` });
   }
   const run = await deps.runs.create({ campaignId: id, requestedBy: ctx.actor, scheduledAt: ctx.now });
+  // Best effort: a dispatcher that misses the wake-up finds the run on its next poll.
+  await deps.notifyRun?.(run.id, id).catch(() => {});
   return runWithProgress(deps.runs, run);
 }
 

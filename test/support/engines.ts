@@ -9,6 +9,7 @@ import { createRuntime, type Runtime } from "@/lib/runtime";
 import type { Clock } from "@/lib/ports/clock";
 import type { ChannelType } from "@/lib/campaigns/campaign";
 import type { MessageSender } from "@/lib/ports/messages";
+import type { DispatcherOptions } from "@/lib/services/campaign-dispatcher";
 
 /**
  * Integration suites run on every configured engine: always the embedded ones (PGlite, the
@@ -84,7 +85,7 @@ export const ADMIN_KEY = "test-admin-key-0123456789abcdef";
 /** A full runtime over a fresh database and log, with an optional fixed clock. */
 export async function openTestRuntime(
   engine: EngineCase,
-  options: { clock?: Clock; workers?: boolean; senders?: Map<ChannelType, MessageSender> } = {},
+  options: { clock?: Clock; workers?: boolean; senders?: Map<ChannelType, MessageSender>; dispatcher?: DispatcherOptions } = {},
 ) {
   const db = await engine.openDb();
   const log = await engine.openLog();
@@ -104,7 +105,11 @@ export async function openTestRuntime(
       groupId: `segment-processor-test-${randomBytes(4).toString("hex")}`,
       fromBeginning: false,
     },
-    dispatcher: { groupId: `campaign-dispatcher-test-${randomBytes(4).toString("hex")}`, fromBeginning: false },
+    dispatcher: {
+      groupId: `campaign-dispatcher-test-${randomBytes(4).toString("hex")}`,
+      fromBeginning: false,
+      ...options.dispatcher,
+    },
   });
   return {
     rt,
