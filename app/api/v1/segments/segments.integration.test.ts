@@ -274,7 +274,21 @@ describe.each(engineCases)("segment REST API on $name", (engine) => {
 
   describe("change events", () => {
     it("publishes created, updated, status and deleted to segment-updates after commit", async () => {
+      // Subscribed first, from the end: on a long-lived broker the topic holds earlier runs' changes.
+      const everything: { key: string; value: string }[] = [];
+      const sub = await env.log.subscribe({
+        groupId: `test-${run}-${Math.random().toString(36).slice(2)}`,
+        topics: [TOPICS.segmentUpdates],
+        fromBeginning: false,
+        handleBatch: async (batch) => {
+          for (const m of batch.messages) everything.push({ key: m.key, value: m.value });
+        },
+      });
       const s = (await create({ name: name("Published"), rules: [cartRule] })).body;
+      const mine = () => everything.filter((m) => m.key === s.id).map((m) => segmentUpdateMessageSchema.parse(JSON.parse(m.value)));
+      const all = (async () => {
+        while (mine().length < 4) await new Promise((r) => setTimeout(r, 20));
+      })();
       await call(item.PUT, "PUT", { params: { segmentId: s.id }, body: { name: name("Published"), rules: [orderSum] } });
       await call(status.PATCH, "PATCH", { params: { segmentId: s.id }, body: { active: false } });
       await call(item.DELETE, "DELETE", { params: { segmentId: s.id } });
@@ -282,24 +296,9 @@ describe.each(engineCases)("segment REST API on $name", (engine) => {
 
       const pending = await env.db.db.select().from(outbox).where(eq(outbox.key, s.id));
       expect(pending.every((r) => r.publishedAt !== null)).toBe(true);
-
-      const received: SegmentUpdateMessage[] = [];
-      let done!: () => void;
-      const all = new Promise<void>((r) => (done = r));
-      const sub = await env.log.subscribe({
-        groupId: `test-${run}-${Math.random().toString(36).slice(2)}`,
-        topics: [TOPICS.segmentUpdates],
-        fromBeginning: true,
-        handleBatch: async (batch) => {
-          for (const m of batch.messages) {
-            if (m.key !== s.id) continue;
-            received.push(segmentUpdateMessageSchema.parse(JSON.parse(m.value)));
-            if (received.length === 4) done();
-          }
-        },
-      });
       await Promise.race([all, new Promise((_, reject) => setTimeout(() => reject(new Error("timed out")), 20_000))]);
       await sub.close();
+      const received = mine();
       expect(received.map((m) => [m.kind, m.version])).toEqual([
         ["created", 1],
         ["updated", 2],
