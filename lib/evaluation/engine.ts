@@ -7,34 +7,47 @@
  * whose definition (rule-set generation `generation`) holds at `evalAt`, and no rule the user is
  * subject to changes truth before `due`. Every step keeps it, so each step only visits the rules
  * whose truth can have changed.
+ *
+ * Hot path (see BENCHMARKS.md): a step allocates nothing but its transitions and the user's new
+ * arrays. Aggregates, window bounds and candidate marks live in per-engine typed arrays indexed by
+ * group and slot (stamped per step instead of cleared); flipped rules are found through the
+ * groups' sorted thresholds and checked through the rule set's flat arrays (`RuleSet.flat`); a
+ * rule that became false settles its segment without evaluating it. Timers are bucketed by
+ * second. Window series and membership lists are exact-size arrays (membership lists are
+ * copy-on-write, so a new user shares the rule set's zero-event list).
  */
 import { compare, eventTypes, type EventType } from "@/lib/segments/definition";
-import { MinHeap } from "./heap";
+import { TimerQueue } from "./heap";
 import {
   anyFlip,
   anyThresholdIn,
-  forEachFlipped,
-  segmentHolds,
+  KIND_DERIVED,
+  KIND_INDEPENDENT,
+  compareOp,
+  lowerBound,
   typeIndex,
-  type CompiledRule,
+  type CompiledExpr,
   type CompiledSegment,
   type RuleGroup,
   type RuleSet,
 } from "./ruleset";
 import {
+  COUNT_SPAN,
   HORIZON_S,
   SECOND_PRECISION_S,
   addEvent,
-  aggregate,
+  aggregateInto,
   compact,
   departureTime,
-  forEachInWindow,
+  fromSnapshot,
   inWindow,
+  keyT,
   needsCompaction,
   newSeries,
   nextArrival,
   relSecond,
   toEpochMs,
+  toSnapshot,
   type Series,
 } from "./window";
 
@@ -75,9 +88,11 @@ export interface EngineEvent {
 }
 
 export interface UserState {
-  /** Window buckets by event type index. */
+  /** The user id (the key of `PartitionEngine.users`). */
+  id: string;
+  /** Window buckets by event type index (one slot per event type). */
   series: (Series | undefined)[];
-  /** Slots of the segments the user is in, ascending. */
+  /** Slots of the segments the user is in, ascending. Copy-on-write: replaced, never mutated. */
   members: number[];
   /** Relative second of the last evaluation. */
   evalAt: number;
@@ -85,6 +100,12 @@ export interface UserState {
   generation: number;
   /** Relative second of the next possible time-driven change (Infinity: none). */
   due: number;
+  /**
+   * Relative second of the armed housekeeping check (Infinity: none): by then the newest bucket
+   * of some series will have left the 24 h horizon, and the state is compacted even if nothing
+   * else touches the user.
+   */
+  expiry: number;
 }
 
 /** A change of definitions the users must catch up with, and why. */
@@ -123,8 +144,12 @@ export class Definitions {
   }
 }
 
-/** Rules that hold at zero events ("< 1 orders in 60 min") make every known user a member. */
+/**
+ * A due scan follows at most this many departing buckets per group; past that it wakes up at the
+ * last one scanned and looks again (an early, harmless check instead of an unbounded scan).
+ */
 const MAX_DUE_SCAN = 64;
+const HORIZON_MINUTES = HORIZON_S / 60;
 
 function hasSlot(members: number[], slot: number): boolean {
   let lo = 0;
@@ -139,17 +164,96 @@ function hasSlot(members: number[], slot: number): boolean {
   return false;
 }
 
-function setSlot(members: number[], slot: number, on: boolean): void {
-  let lo = 0;
-  let hi = members.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (members[mid]! < slot) lo = mid + 1;
-    else hi = mid;
+function heapPush(heap: CompiledSegment[], seg: CompiledSegment): void {
+  let i = heap.length;
+  heap.push(seg);
+  while (i > 0) {
+    const parent = (i - 1) >> 1;
+    if (heap[parent]!.topo <= seg.topo) break;
+    heap[i] = heap[parent]!;
+    i = parent;
   }
-  const present = lo < members.length && members[lo] === slot;
-  if (on && !present) members.splice(lo, 0, slot);
-  else if (!on && present) members.splice(lo, 1);
+  heap[i] = seg;
+}
+
+function heapPop(heap: CompiledSegment[]): CompiledSegment {
+  const top = heap[0]!;
+  const last = heap.pop()!;
+  const n = heap.length;
+  if (n > 0) {
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= n) break;
+      const r = l + 1;
+      const c = r < n && heap[r]!.topo < heap[l]!.topo ? r : l;
+      if (heap[c]!.topo >= last.topo) break;
+      heap[i] = heap[c]!;
+      i = c;
+    }
+    heap[i] = last;
+  }
+  return top;
+}
+
+let addScratch = new Int32Array(64);
+let removeScratch = new Int32Array(64);
+
+/** The membership list of a user in no segment (lists are never mutated, so it is shared). */
+const NO_MEMBERS: number[] = [];
+
+/**
+ * A sorted slot list with a step's membership changes applied (`slots`, each to `value[slot]`,
+ * every one a real change). Lists are copy-on-write: the result is a new exact-size array (a
+ * user's list lives long, so spare capacity would be memory held for every user) and the input
+ * is never modified, so lists can be shared. One sequential merge with the sorted additions and
+ * removals.
+ */
+function applyChanges(members: number[], slots: number[], value: Uint8Array): number[] {
+  const n = slots.length;
+  if (addScratch.length < n) {
+    addScratch = new Int32Array(Math.max(n, addScratch.length * 2));
+    removeScratch = new Int32Array(addScratch.length);
+  }
+  let nAdd = 0;
+  let nRemove = 0;
+  for (let k = 0; k < n; k++) {
+    const slot = slots[k]!;
+    if (value[slot] === 1) addScratch[nAdd++] = slot;
+    else removeScratch[nRemove++] = slot;
+  }
+  const len = members.length - nRemove + nAdd;
+  if (len === 0) return NO_MEMBERS;
+  const adds = nAdd > 1 ? addScratch.subarray(0, nAdd).sort() : addScratch;
+  const removes = nRemove > 1 ? removeScratch.subarray(0, nRemove).sort() : removeScratch;
+  const out = new Array<number>(len);
+  let w = 0;
+  let j = 0;
+  let r = 0;
+  for (let i = 0; i < members.length; i++) {
+    const m = members[i]!;
+    while (r < nRemove && removes[r]! < m) r++;
+    if (r < nRemove && removes[r] === m) {
+      r++;
+      continue;
+    }
+    while (j < nAdd && adds[j]! < m) out[w++] = adds[j++]!;
+    if (j < nAdd && adds[j] === m) j++; // already a member
+    out[w++] = m;
+  }
+  while (j < nAdd) out[w++] = adds[j++]!;
+  if (w !== len) out.length = w; // only if a change was not one (never, by construction)
+  return w === 0 ? NO_MEMBERS : out;
+}
+
+/** `members` without `slot` (copy-on-write, like every membership change). */
+function withoutSlot(members: number[], slot: number): number[] {
+  if (!hasSlot(members, slot)) return members;
+  if (members.length === 1) return NO_MEMBERS;
+  const out = new Array<number>(members.length - 1);
+  let w = 0;
+  for (const m of members) if (m !== slot) out[w++] = m;
+  return out;
 }
 
 function numeric(v: unknown): number {
@@ -171,32 +275,6 @@ function fieldValue(attributes: Record<string, unknown>, field: string): number 
   return numeric(cur);
 }
 
-/** Aggregates per (type, measure) for one user at one instant, computed on demand. */
-class AggregateCache {
-  private cache = new Map<number, number[]>();
-  constructor(
-    private readonly user: UserState,
-    private readonly ruleSet: RuleSet,
-    private readonly now: number,
-  ) {}
-
-  of(group: RuleGroup): number {
-    const key = group.typeIdx * 1024 + group.measure + 1;
-    let values = this.cache.get(key);
-    const m = this.ruleSet.byType[group.typeIdx]!.measures.find((x) => x.measure === group.measure)!;
-    if (!values) {
-      values = new Array<number>(m.windows.length);
-      aggregate(this.user.series[group.typeIdx], group.measure, m.windows, this.now, values);
-      this.cache.set(key, values);
-    }
-    return values[m.groups.indexOf(group)]!;
-  }
-
-  set(typeIdx: number, measure: number, values: number[]): void {
-    this.cache.set(typeIdx * 1024 + measure + 1, values);
-  }
-}
-
 export interface EngineStats {
   users: number;
   eventsApplied: number;
@@ -211,18 +289,6 @@ export interface PartitionSnapshot {
   /** Segment id → "version:active" of the definitions the memberships are consistent with. */
   versions: Record<string, string>;
   users: Record<string, SerializedUser>;
-}
-
-/** Rebuilds a series with its sum columns in a new field order (-1: not in the snapshot → 0). */
-function remapSeries(s: Series, columns: number[] | null): Series {
-  if (!columns) return s;
-  const stride = s[0]!;
-  const out: Series = [2 + columns.length];
-  for (let i = 1; i < s.length; i += stride) {
-    out.push(s[i]!, s[i + 1]!);
-    for (const c of columns) out.push(c >= 0 && 2 + c < stride ? s[i + 2 + c]! : 0);
-  }
-  return out;
 }
 
 export interface SerializedUser {
@@ -244,12 +310,45 @@ const versionKey = (seg: CompiledSegment) => `${seg.version}:${seg.active ? 1 : 
 
 /** One partition's users and timers. */
 export class PartitionEngine {
+  /** The partition's users, for reading: remove one with `eraseUser` (its timers must go too). */
   readonly users = new Map<string, UserState>();
-  private readonly timers = new MinHeap<string>();
+  private readonly timers = new TimerQueue<UserState>();
+  /** Housekeeping checks (`UserState.expiry`): memory only, invisible to `nextDueMs`. */
+  private readonly expiries = new TimerQueue<UserState>();
   readonly stats: EngineStats = { users: 0, eventsApplied: 0, eventsDroppedLate: 0, timerFires: 0, transitions: 0 };
 
   /** The latest evaluation instant seen (relative seconds): time never runs backwards here. */
   private clock = -Infinity;
+
+  // Scratch space for one step of one user, sized for the current rule set (see `scratch`).
+  private scratchFor: RuleSet | null = null;
+  /** Aggregates at the step's instant and at the previous evaluation, by group index. */
+  private aggNow = new Float64Array(0);
+  private aggPrev = new Float64Array(0);
+  /** Oldest in-window bucket per group at the step's instant (see `aggregateInto`). */
+  private bounds = new Int32Array(0);
+  /** `blockStamp[b] === stamp`: block b's `aggNow` (and `bounds`) are current for this step. */
+  private blockStamp = new Int32Array(0);
+  /** `marks[slot] === stamp`: the segment is already a candidate in this step. */
+  private marks = new Int32Array(0);
+  private stamp = 0;
+  /** The user and instant `aggNow` is computed for. */
+  private ctxUser: UserState | null = null;
+  private ctxAt = 0;
+  /** Slots of this step's candidate segments. */
+  private readonly candidates: number[] = [];
+  /** `falseStamp[slot] === stamp`: one of the segment's rules became false in this step. */
+  private falseStamp = new Int32Array(0);
+  /** `memberStamp[slot] === stamp`: the user was a member before this step (when expanded). */
+  private memberStamp = new Int32Array(0);
+  private membersExpanded = false;
+  /** Derived segments waiting for evaluation, a min-heap on `topo`. */
+  private readonly derivedHeap: CompiledSegment[] = [];
+  /** Slots whose membership this step changed; `stateVal[slot]` is the new membership. */
+  private readonly changes: number[] = [];
+  private stateStamp = new Int32Array(0);
+  private stateVal = new Uint8Array(0);
+  private readonly sums: number[] = [];
 
   constructor(private readonly definitions: Definitions) {}
 
@@ -271,14 +370,15 @@ export class PartitionEngine {
       this.stats.eventsDroppedLate++;
       return out;
     }
-    const isNew = !this.users.has(event.userId);
-    const prevDue = this.users.get(event.userId)?.due ?? Infinity;
-    const user = this.prepare(event.userId, now, nowMs, out);
+    let user = this.users.get(event.userId);
+    const isNew = user === undefined;
+    const prevDue = user ? user.due : Infinity;
+    user = this.prepare(event.userId, user, now, nowMs, out);
     this.applyToUser(event, user, sec, now, nowMs, out);
     this.stats.eventsApplied++;
-    this.finish(event.userId, user, now, prevDue);
+    this.finish(user, now, prevDue);
     // A new user's zero-event memberships and its first event's effect are one change.
-    if (isNew) out = netOut(out);
+    if (isNew && out.length > 1) out = netOut(out);
     this.stats.transitions += out.length;
     return out;
   }
@@ -287,9 +387,10 @@ export class PartitionEngine {
   touchUser(userId: string, nowMs: number): Transition[] {
     const out: Transition[] = [];
     const now = this.nowOf(nowMs);
-    const prevDue = this.users.get(userId)?.due ?? Infinity;
-    const user = this.prepare(userId, now, nowMs, out);
-    this.finish(userId, user, now, prevDue);
+    const existing = this.users.get(userId);
+    const prevDue = existing ? existing.due : Infinity;
+    const user = this.prepare(userId, existing, now, nowMs, out);
+    this.finish(user, now, prevDue);
     this.stats.transitions += out.length;
     return out;
   }
@@ -301,19 +402,51 @@ export class PartitionEngine {
   advance(nowMs: number): Transition[] {
     const out: Transition[] = [];
     const now = relSecond(nowMs);
-    while (this.timers.peekKey() <= now) {
-      const due = this.timers.peekKey();
-      const userId = this.timers.pop()!;
-      const user = this.users.get(userId);
-      if (!user || user.due !== due) continue; // superseded entry
-      this.stats.timerFires++;
-      this.clock = Math.max(this.clock, due);
-      if (user.generation < this.ruleSet.generation) this.refreshUser(userId, user, toEpochMs(user.evalAt), out);
-      this.timeSteps(userId, user, due, out);
-      this.finish(userId, user, user.evalAt, Infinity);
+    for (let due = this.timers.peekKey(); due <= now; due = this.timers.peekKey()) {
+      const bucket = this.timers.first();
+      // Firing never re-arms at or before `due`, so the bucket does not grow while walked.
+      for (let i = 0; i < bucket.length; i++) {
+        const user = bucket[i]!;
+        if (user.due !== due) continue; // superseded entry (or an erased user)
+        this.stats.timerFires++;
+        this.clock = Math.max(this.clock, due);
+        if (user.generation < this.ruleSet.generation) this.refreshUser(user, toEpochMs(user.evalAt), out);
+        this.timeSteps(user, due, out);
+        this.finish(user, user.evalAt, Infinity);
+      }
+      this.timers.dropFirst();
     }
+    this.housekeep(now);
     this.stats.transitions += out.length;
     return out;
+  }
+
+  /**
+   * Compacts the state of users whose newest bucket left the horizon (quiet users), at their
+   * expiry instant. Runs after the rule timers up to `now`, so every such user's `due` is later:
+   * its memberships hold at the expiry instant and compaction changes no aggregate from then on.
+   * No transition can result.
+   */
+  private housekeep(now: number): void {
+    const gen = this.ruleSet.generation;
+    for (let key = this.expiries.peekKey(); key <= now; key = this.expiries.peekKey()) {
+      const bucket = this.expiries.first();
+      for (let i = 0; i < bucket.length; i++) {
+        const user = bucket[i]!;
+        if (user.expiry !== key) continue; // erased, or re-armed
+        user.expiry = Infinity;
+        if (user.generation < gen || user.due <= key) {
+          // The backfill or a rule timer comes first; look again later.
+          user.expiry = key + 3600;
+          this.expiries.push(user.expiry, user);
+          continue;
+        }
+        this.clock = Math.max(this.clock, key);
+        if (key > user.evalAt) user.evalAt = key;
+        this.finish(user, key, user.due);
+      }
+      this.expiries.dropFirst();
+    }
   }
 
   /** Epoch ms of the earliest pending time-driven check, or Infinity. */
@@ -333,15 +466,15 @@ export class PartitionEngine {
     const gen = this.ruleSet.generation;
     let done = 0;
     let remaining = 0;
-    for (const [userId, user] of this.users) {
+    for (const user of this.users.values()) {
       if (user.generation >= gen) continue;
       if (done >= limit) {
         remaining++;
         continue;
       }
       const prevDue = user.due;
-      this.catchUp(userId, user, now, nowMs, out);
-      this.finish(userId, user, now, prevDue);
+      this.catchUp(user, now, nowMs, out);
+      this.finish(user, now, prevDue);
       done++;
     }
     this.stats.transitions += out.length;
@@ -368,8 +501,8 @@ export class PartitionEngine {
     const user = this.users.get(userId);
     if (!user) return [];
     const out: Transition[] = [];
-    for (const slot of user.members) this.emit(out, userId, slot, false, nowMs, "erased");
-    this.users.delete(userId);
+    for (const slot of user.members) this.emit(out, user, slot, false, nowMs, "erased");
+    this.forget(user);
     this.stats.users = this.users.size;
     this.stats.transitions += out.length;
     return out;
@@ -388,14 +521,14 @@ export class PartitionEngine {
     if (!seg) return null;
     const user = this.users.get(userId);
     const now = relSecond(nowMs);
-    const cache = user ? new AggregateCache(user, this.ruleSet, now) : null;
+    if (user) this.begin(user, now);
     return {
       segmentId,
       version: seg.version,
       active: seg.active,
       member: user ? hasSlot(user.members, seg.slot) : false,
       rules: seg.rules.map((r) => {
-        const value = cache ? cache.of(r.group) : 0;
+        const value = user ? this.aggOf(r.group) : 0;
         return {
           eventType: eventTypes[r.group.typeIdx]!,
           attribute: r.group.measure < 0 ? ("count" as const) : ("sum" as const),
@@ -412,201 +545,400 @@ export class PartitionEngine {
 
   // ---- internals -------------------------------------------------------------------------
 
+  /** Removes a user; its queued timer entries become stale. */
+  private forget(user: UserState): void {
+    this.users.delete(user.id);
+    user.due = NaN;
+    user.expiry = NaN;
+  }
+
   /** Timer entries are never removed in place; stale ones are dropped when they reach the top. */
   private dropSuperseded(): void {
     while (this.timers.size > 0) {
       const key = this.timers.peekKey();
-      const user = this.users.get(this.timers.peek()!);
-      if (user && user.due === key) return;
-      this.timers.pop();
+      const bucket = this.timers.first();
+      let live = 0;
+      for (let i = 0; i < bucket.length; i++) if (bucket[i]!.due === key) bucket[live++] = bucket[i]!;
+      bucket.length = live;
+      if (live > 0) return;
+      this.timers.dropFirst();
     }
   }
 
   /** Gets or creates the user and brings it to `now` (definitions, then time) before an event. */
-  private prepare(userId: string, now: number, nowMs: number, out: Transition[]): UserState {
-    let user = this.users.get(userId);
+  private prepare(userId: string, user: UserState | undefined, now: number, nowMs: number, out: Transition[]): UserState {
     if (!user) {
       const rs = this.ruleSet;
-      user = { series: [], members: [...rs.zeroMembers], evalAt: now, generation: rs.generation, due: Infinity };
+      user = {
+        id: userId,
+        series: new Array<Series | undefined>(eventTypes.length),
+        // Shared until the first change: membership lists are copy-on-write.
+        members: rs.zeroMembers.length > 0 ? rs.zeroMembers : NO_MEMBERS,
+        evalAt: now,
+        generation: rs.generation,
+        due: Infinity,
+        expiry: Infinity,
+      };
       this.users.set(userId, user);
       this.stats.users = this.users.size;
-      for (const slot of user.members) this.emit(out, userId, slot, true, nowMs, "event");
+      for (const slot of user.members) this.emit(out, user, slot, true, nowMs, "event");
       return user;
     }
-    this.catchUp(userId, user, now, nowMs, out);
+    this.catchUp(user, now, nowMs, out);
     return user;
   }
 
   /** Definitions first (at the last evaluation instant), then time up to `now`. */
-  private catchUp(userId: string, user: UserState, now: number, nowMs: number, out: Transition[]): void {
-    if (user.generation < this.ruleSet.generation) this.refreshUser(userId, user, nowMs, out);
-    this.timeSteps(userId, user, now, out);
+  private catchUp(user: UserState, now: number, nowMs: number, out: Transition[]): void {
+    if (user.generation < this.ruleSet.generation) this.refreshUser(user, nowMs, out);
+    if (user.due <= now) this.timeSteps(user, now, out);
     if (now > user.evalAt) user.evalAt = now;
   }
 
-  private refreshUser(userId: string, user: UserState, nowMs: number, out: Transition[]): void {
+  private refreshUser(user: UserState, nowMs: number, out: Transition[]): void {
     const rs = this.ruleSet;
     const changed = this.definitions.changedSince(user.generation);
     user.generation = rs.generation;
-    const cache = new AggregateCache(user, rs, user.evalAt);
-    const causes = new Map<number, Transition["cause"]>();
-    const candidates = new Set<CompiledSegment>();
-    for (const [slot, cause] of changed) {
+    this.begin(user, user.evalAt);
+    for (const slot of changed.keys()) {
       const seg = rs.bySlot[slot];
-      if (seg) candidates.add(seg);
-      causes.set(slot, cause);
-      if (!seg && hasSlot(user.members, slot)) setSlot(user.members, slot, false);
+      if (seg) this.addCandidate(seg.slot);
+      else user.members = withoutSlot(user.members, slot);
     }
-    this.evaluate(userId, user, candidates, cache, nowMs, out, (slot) => causes.get(slot) ?? "definition");
-    user.due = this.computeDue(user, user.evalAt);
+    this.evaluate(user, nowMs, out, "definition", changed);
+    user.due = this.computeDue(user, user.evalAt, false);
   }
 
   /**
    * Time-driven steps: from `evalAt` through each due instant up to `until`, visiting only the
    * rules crossed by departures and arrivals. Transitions carry their due instant.
    */
-  private timeSteps(userId: string, user: UserState, until: number, out: Transition[]): void {
-    const rs = this.ruleSet;
+  private timeSteps(user: UserState, until: number, out: Transition[]): void {
+    const rs = this.scratch();
     for (let guard = 0; user.due <= until && guard < 100_000; guard++) {
       const at = Math.max(user.due, user.evalAt);
-      const before = new AggregateCache(user, rs, user.evalAt);
-      const after = new AggregateCache(user, rs, at);
-      const candidates = new Set<CompiledSegment>();
+      const prev = user.evalAt;
+      this.begin(user, at);
+      const { aggNow, aggPrev, bounds, blockStamp } = this;
       for (let t = 0; t < rs.byType.length; t++) {
-        if (!user.series[t]) continue;
-        for (const m of rs.byType[t]!.measures) {
-          for (const g of m.groups) {
-            forEachFlipped(g, before.of(g), after.of(g), (r) => candidates.add(r.segment));
+        const s = user.series[t];
+        if (!s) continue;
+        const measures = rs.byType[t]!.measures;
+        for (let k = 0; k < measures.length; k++) {
+          const m = measures[k]!;
+          aggregateInto(s, m.measure, m.windows, prev, aggPrev, bounds, m.offset);
+          aggregateInto(s, m.measure, m.windows, at, aggNow, bounds, m.offset);
+          blockStamp[m.block] = this.stamp;
+          for (let w = 0; w < m.groups.length; w++) {
+            const a = aggPrev[m.offset + w]!;
+            const b = aggNow[m.offset + w]!;
+            if (a !== b) this.collectFlipped(m.groups[w]!, a, b);
           }
         }
       }
       user.evalAt = at;
-      this.evaluate(userId, user, candidates, after, toEpochMs(at), out, () => "time");
-      user.due = this.computeDue(user, at);
+      this.evaluate(user, toEpochMs(at), out, "time", null);
+      user.due = this.computeDue(user, at, true);
       if (user.due <= at) user.due = at + 1;
     }
   }
 
-  private computeDue(user: UserState, at: number): number {
+  /**
+   * The first instant after `at` at which some rule could change truth. `fresh`: this step's
+   * aggregates (and bounds) at `at` are already computed for every type that has events.
+   */
+  private computeDue(user: UserState, at: number, fresh: boolean): number {
     let due = Infinity;
-    for (let t = 0; t < user.series.length; t++) if (user.series[t]) due = Math.min(due, this.dueOfType(user, t, at));
+    for (let t = 0; t < user.series.length; t++) if (user.series[t]) due = this.dueOfType(user, t, at, due, fresh);
     return due;
   }
 
   private applyToUser(event: EngineEvent, user: UserState, sec: number, now: number, nowMs: number, out: Transition[]): void {
-    const rs = this.ruleSet;
+    const rs = this.scratch();
     const typeIdx = typeIndex(event.eventType);
     const fields = rs.fields[typeIdx]!;
-    const sums = fields.map((f) => fieldValue(event.attributes, f));
+    const sums = this.sums;
+    for (let k = 0; k < fields.length; k++) sums[k] = fieldValue(event.attributes, fields[k]!);
     const old = user.series[typeIdx];
-    const tg = rs.byType[typeIdx]!;
-    const after = new AggregateCache(user, rs, now);
-    const candidates = new Set<CompiledSegment>();
+    const measures = rs.byType[typeIdx]!.measures;
+    this.begin(user, now);
+    const { aggNow, aggPrev, bounds, blockStamp } = this;
     // Aggregates before, per measure, then the delta of this one event.
     const t = now - sec >= SECOND_PRECISION_S ? (Math.floor(sec / 60) * 60) * 2 + 1 : sec * 2;
-    for (const m of tg.measures) {
-      const values = new Array<number>(m.windows.length);
-      aggregate(old, m.measure, m.windows, now, values);
-      const delta = m.measure < 0 ? 1 : (sums[m.measure] ?? 0);
-      const next = values.slice();
-      if (delta !== 0) {
-        for (let w = 0; w < m.windows.length; w++) if (inWindow(t, now, m.windows[w]!)) next[w]! += delta;
-      }
+    for (let k = 0; k < measures.length; k++) {
+      const m = measures[k]!;
+      aggregateInto(old, m.measure, m.windows, now, aggPrev, bounds, m.offset);
+      const delta = m.measure < 0 ? 1 : (m.measure < fields.length ? sums[m.measure]! : 0);
       for (let w = 0; w < m.groups.length; w++) {
-        forEachFlipped(m.groups[w]!, values[w]!, next[w]!, (r) => candidates.add(r.segment));
+        const before = aggPrev[m.offset + w]!;
+        const after = delta !== 0 && inWindow(t, now, m.windows[w]!) ? before + delta : before;
+        aggNow[m.offset + w] = after;
+        if (after !== before) this.collectFlipped(m.groups[w]!, before, after);
       }
-      after.set(typeIdx, m.measure, next);
+      blockStamp[m.block] = this.stamp;
     }
-    user.series[typeIdx] = addEvent(old ?? newSeries(fields.length), sec, sums, now);
+    user.series[typeIdx] = addEvent(old ?? newSeries(fields.length), sec, sums, now, fields.length);
     if (now > user.evalAt) user.evalAt = now;
-    if (candidates.size > 0) this.evaluate(event.userId, user, candidates, after, nowMs, out, () => "event");
+    if (this.candidates.length > 0) this.evaluate(user, nowMs, out, "event", null);
     // This type's due may have moved earlier (e.g. a future event, or a new departure).
-    user.due = Math.min(user.due, this.dueOfType(user, typeIdx, now));
+    user.due = this.dueOfType(user, typeIdx, now, user.due, false);
+  }
+
+  /** Sizes the scratch arrays for the current rule set. */
+  private scratch(): RuleSet {
+    const rs = this.ruleSet;
+    if (this.scratchFor === rs) return rs;
+    this.scratchFor = rs;
+    this.aggNow = new Float64Array(rs.groupCount);
+    this.aggPrev = new Float64Array(rs.groupCount);
+    this.bounds = new Int32Array(rs.groupCount);
+    this.blockStamp = new Int32Array(rs.blocks.length);
+    this.marks = new Int32Array(rs.nextSlot);
+    this.stateStamp = new Int32Array(rs.nextSlot);
+    this.falseStamp = new Int32Array(rs.nextSlot);
+    this.memberStamp = new Int32Array(rs.nextSlot);
+    this.stateVal = new Uint8Array(rs.nextSlot);
+    this.stamp = 0;
+    return rs;
+  }
+
+  /** Starts a step for `user` at instant `at`: no aggregate computed, no candidate yet. */
+  private begin(user: UserState, at: number): void {
+    this.scratch();
+    if (++this.stamp >= 0x3fffffff) {
+      this.stamp = 1;
+      this.blockStamp.fill(0);
+      this.marks.fill(0);
+      this.stateStamp.fill(0);
+      this.falseStamp.fill(0);
+      this.memberStamp.fill(0);
+    }
+    this.ctxUser = user;
+    this.ctxAt = at;
+    this.candidates.length = 0;
+    this.membersExpanded = false;
+  }
+
+  /** The aggregate of a group for the step's user at the step's instant. */
+  private aggOf(group: RuleGroup): number {
+    return this.aggAt(group.index);
+  }
+
+  /** The aggregate of group `g` (its index) for the step's user at the step's instant. */
+  private aggAt(g: number): number {
+    const block = this.ruleSet.flat.groupBlock[g]!;
+    if (this.blockStamp[block] !== this.stamp) {
+      const m = this.ruleSet.blocks[block]!;
+      aggregateInto(this.ctxUser!.series[m.typeIdx], m.measure, m.windows, this.ctxAt, this.aggNow, this.bounds, m.offset);
+      this.blockStamp[block] = this.stamp;
+    }
+    return this.aggNow[g]!;
+  }
+
+  private addCandidate(slot: number): void {
+    if (this.marks[slot] === this.stamp) return;
+    this.marks[slot] = this.stamp;
+    this.candidates.push(slot);
+  }
+
+  /** A rule of segment `slot` flipped; its truth at the new aggregate `b` is `compare(b, op, value)`. */
+  private flipped(slot: number, op: number, value: number, b: number): void {
+    if (!compareOp(b, op, value)) this.falseStamp[slot] = this.stamp;
+    this.addCandidate(slot);
+  }
+
+  /** Adds the segments of every rule of the group whose truth differs between aggregates a and b. */
+  private collectFlipped(group: RuleGroup, a: number, b: number): void {
+    const lo = a < b ? a : b;
+    const hi = a < b ? b : a;
+    const lc = group.lowerClosed;
+    const lv = lc.values;
+    for (let i = lowerBound(lv, lo, false); i < lv.length && lv[i]! < hi; i++) this.flipped(lc.slots[i]!, lc.ops[i]!, lv[i]!, b);
+    const uc = group.upperClosed;
+    const uv = uc.values;
+    for (let i = lowerBound(uv, lo, true); i < uv.length && uv[i]! <= hi; i++) this.flipped(uc.slots[i]!, uc.ops[i]!, uv[i]!, b);
+    if (group.points.size > 0) {
+      const pa = group.points.get(a);
+      if (pa) for (const r of pa) this.flipped(r.segment.slot, r.op, r.value, b);
+      const pb = group.points.get(b);
+      if (pb) for (const r of pb) this.flipped(r.segment.slot, r.op, r.value, b);
+    }
+  }
+
+  /** Membership of `slot` during the step: this step's decisions first, then the stored list. */
+  private isMember(slot: number, members: number[]): boolean {
+    if (this.stateStamp[slot] === this.stamp) return this.stateVal[slot] === 1;
+    return this.membersExpanded ? this.memberStamp[slot] === this.stamp : hasSlot(members, slot);
+  }
+
+  /** A derived segment's expression over the step's memberships. */
+  private evalExpr(node: CompiledExpr, members: number[]): boolean {
+    switch (node.type) {
+      case "ref":
+        return node.segment !== null && node.segment.active && this.isMember(node.segment.slot, members);
+      case "not":
+        return !this.evalExpr(node.operand, members);
+      case "and":
+        for (const o of node.operands) if (!this.evalExpr(o, members)) return false;
+        return true;
+      case "or":
+        for (const o of node.operands) if (this.evalExpr(o, members)) return true;
+        return false;
+    }
+  }
+
+  /** Whether the independent segment in `slot` holds: every rule, from the flat arrays. */
+  private holdsIndependent(slot: number): boolean {
+    const flat = this.ruleSet.flat;
+    const end = flat.ruleStart[slot + 1]!;
+    let i = flat.ruleStart[slot]!;
+    if (i === end) return false;
+    for (; i < end; i++) if (!compareOp(this.aggAt(flat.ruleGroup[i]!), flat.ruleOp[i]!, flat.ruleValue[i]!)) return false;
+    return true;
   }
 
   /**
-   * Re-evaluates candidate segments (independent ones by their rules), then every derived
-   * segment downstream of a change, in dependency order.
+   * Re-evaluates the step's candidate segments, then every derived segment downstream of a
+   * change, in dependency order: independent segments read no membership, so they go first in
+   * any order; derived ones leave a small heap keyed by topological position, so each is
+   * evaluated after everything it references. Membership changes are collected and merged into
+   * the user's sorted list once, at the end.
    */
   private evaluate(
-    userId: string,
     user: UserState,
-    candidates: Set<CompiledSegment>,
-    cache: AggregateCache,
     nowMs: number,
     out: Transition[],
-    causeOf: (slot: number) => Transition["cause"],
+    cause: Transition["cause"],
+    causes: Map<number, Transition["cause"]> | null,
   ): void {
-    if (candidates.size === 0) return;
-    const aggregateOf = (r: CompiledRule) => cache.of(r.group);
-    const isMember = (slot: number) => hasSlot(user.members, slot);
-    const pending = [...candidates].sort((a, b) => a.topo - b.topo);
-    const queued = new Set(pending);
-    // A small worklist in topological order: changes only flow to dependents, later in order.
-    for (let i = 0; i < pending.length; i++) {
-      const seg = pending[i]!;
-      const holds = segmentHolds(seg, aggregateOf, isMember);
-      const was = isMember(seg.slot);
-      if (holds === was) continue;
-      setSlot(user.members, seg.slot, holds);
-      this.emit(out, userId, seg.slot, holds, nowMs, causeOf(seg.slot));
-      for (const dep of seg.dependents) {
-        if (queued.has(dep)) continue;
-        queued.add(dep);
-        // Insert keeping topological order among the not-yet-visited tail.
-        let j = pending.length;
-        while (j > i + 1 && pending[j - 1]!.topo > dep.topo) j--;
-        pending.splice(j, 0, dep);
+    const candidates = this.candidates;
+    if (candidates.length === 0) return;
+    const members = user.members;
+    if (candidates.length >= 8 && members.length > 0) {
+      // Many lookups: one pass over the list beats a binary search each.
+      for (let i = 0; i < members.length; i++) this.memberStamp[members[i]!] = this.stamp;
+      this.membersExpanded = true;
+    }
+    const rs = this.ruleSet;
+    const kind = rs.flat.kind;
+    const heap = this.derivedHeap;
+    for (let i = 0; i < candidates.length; i++) {
+      const slot = candidates[i]!;
+      if (kind[slot] === KIND_DERIVED) {
+        heapPush(heap, rs.bySlot[slot]!);
+        continue;
       }
+      const holds = kind[slot] === KIND_INDEPENDENT && this.falseStamp[slot] !== this.stamp && this.holdsIndependent(slot);
+      if (holds !== this.isMember(slot, members)) this.change(slot, holds, user, nowMs, out, cause, causes);
+    }
+    while (heap.length > 0) {
+      const seg = heapPop(heap);
+      const holds = seg.active && seg.compiled !== null && this.evalExpr(seg.compiled, members);
+      if (holds !== this.isMember(seg.slot, members)) this.change(seg.slot, holds, user, nowMs, out, cause, causes);
+    }
+    candidates.length = 0;
+    const changes = this.changes;
+    if (changes.length > 0) {
+      user.members = applyChanges(members, changes, this.stateVal);
+      changes.length = 0;
     }
   }
 
-  private emit(out: Transition[], userId: string, slot: number, enter: boolean, at: number, cause: Transition["cause"]) {
+  /** Records a membership change, emits it and queues the derived segments that reference it. */
+  private change(
+    slot: number,
+    holds: boolean,
+    user: UserState,
+    nowMs: number,
+    out: Transition[],
+    cause: Transition["cause"],
+    causes: Map<number, Transition["cause"]> | null,
+  ): void {
+    this.stateStamp[slot] = this.stamp;
+    this.stateVal[slot] = holds ? 1 : 0;
+    this.changes.push(slot);
+    this.emit(out, user, slot, holds, nowMs, causes ? (causes.get(slot) ?? "definition") : cause);
     const seg = this.ruleSet.bySlot[slot];
     if (!seg) return;
-    out.push({ userId, segmentId: seg.id, kind: enter ? "enter" : "exit", at, cause, version: seg.version });
+    const deps = seg.dependents;
+    for (let d = 0; d < deps.length; d++) {
+      const dep = deps[d]!;
+      if (this.marks[dep.slot] === this.stamp) continue;
+      this.marks[dep.slot] = this.stamp;
+      heapPush(this.derivedHeap, dep);
+    }
+  }
+
+  private emit(out: Transition[], user: UserState, slot: number, enter: boolean, at: number, cause: Transition["cause"]) {
+    const seg = this.ruleSet.bySlot[slot];
+    if (!seg) return;
+    out.push({ userId: user.id, segmentId: seg.id, kind: enter ? "enter" : "exit", at, cause, version: seg.version });
   }
 
   /** Compacts, recomputes the due time when needed and (re)arms the user's timer if it moved. */
-  private finish(userId: string, user: UserState, now: number, prevDue: number): void {
-    for (let t = 0; t < user.series.length; t++) {
-      const s = user.series[t];
-      if (!s) continue;
-      if (needsCompaction(s, now)) {
+  private finish(user: UserState, now: number, prevDue: number): void {
+    const series = user.series;
+    for (let t = 0; t < series.length; t++) {
+      const s = series[t];
+      if (s && needsCompaction(s, now)) {
         const c = compact(s, now);
-        user.series[t] = c.length > 1 ? c : undefined;
+        series[t] = c.length > 1 ? c : undefined;
       }
     }
-    if (user.due <= now) user.due = this.computeDue(user, now);
-    if (user.due !== Infinity && user.due !== prevDue) this.timers.push(user.due, userId);
+    if (user.due <= now) user.due = this.computeDue(user, now, false);
+    if (user.due !== Infinity && user.due !== prevDue) this.timers.push(user.due, user);
+    // Housekeeping: armed once; when it fires early (newer events since), it re-arms.
+    if (user.expiry === Infinity) {
+      let expiry = Infinity;
+      for (let t = 0; t < series.length; t++) {
+        const s = series[t];
+        if (s) expiry = Math.min(expiry, departureTime(keyT(s[s.length - s[0]!]!), HORIZON_MINUTES));
+      }
+      if (expiry !== Infinity) {
+        user.expiry = expiry;
+        this.expiries.push(expiry, user);
+      }
+    }
   }
 
-  /** The first instant after `now` at which some rule on this type could change truth. */
-  private dueOfType(user: UserState, typeIdx: number, now: number): number {
+  /**
+   * The first instant after `now` at which some rule on this type could change truth, or `due`
+   * if that is earlier. `fresh`: the step's aggregates and bounds at `now` are current.
+   */
+  private dueOfType(user: UserState, typeIdx: number, now: number, due: number, fresh: boolean): number {
     const s = user.series[typeIdx];
-    if (!s) return Infinity;
-    let due = nextArrival(s, now);
-    const tg = this.ruleSet.byType[typeIdx]!;
-    const values: number[] = [];
-    for (const m of tg.measures) {
-      aggregate(s, m.measure, m.windows, now, values);
+    if (!s) return due;
+    due = Math.min(due, nextArrival(s, now));
+    const measures = this.scratch().byType[typeIdx]!.measures;
+    const { aggNow, bounds } = this;
+    const stride = s[0]!;
+    for (let k = 0; k < measures.length; k++) {
+      const m = measures[k]!;
+      if (!fresh) aggregateInto(s, m.measure, m.windows, now, aggNow, bounds, m.offset);
+      const col = 1 + m.measure;
+      const hasCol = col < stride;
       for (let w = 0; w < m.groups.length; w++) {
+        let i = bounds[m.offset + w]!;
+        if (i < 0) continue;
         const g = m.groups[w]!;
-        const start = values[w]!;
+        const start = aggNow[m.offset + w]!;
         // Counts only fall as events leave: no threshold between here and 0, no flip to wait for.
         if (m.measure < 0 && !anyThresholdIn(g, 0, start)) continue;
         let acc = start;
         let scanned = 0;
-        forEachInWindow(s, g.windowMinutes, now, (t, value) => {
+        for (; i < s.length; i += stride) {
+          const key = s[i]!;
+          const t = keyT(key);
+          if (Math.floor(t / 2) > now) break; // the future tail: not in the window
           const leaves = departureTime(t, g.windowMinutes);
-          if (leaves >= due) return true;
-          acc -= value(m.measure);
+          if (leaves >= due) break;
+          if (m.measure < 0) acc -= key - t * COUNT_SPAN;
+          else if (hasCol) acc -= s[i + col]!;
           if (anyFlip(g, start, acc) || ++scanned >= MAX_DUE_SCAN) {
-            due = Math.min(due, leaves);
-            return true;
+            due = leaves;
+            break;
           }
-          return false;
-        });
+        }
       }
     }
     return due;
@@ -621,7 +953,7 @@ export class PartitionEngine {
     const idOf = (slot: number) => rs.bySlot[slot]?.id;
     for (const [id, u] of this.users) {
       const su: SerializedUser = {
-        s: u.series.map((x) => x ?? null),
+        s: Array.from(u.series, (x) => (x ? toSnapshot(x) : null)),
         m: u.members.map(idOf).filter((x): x is string => !!x),
         e: u.evalAt,
       };
@@ -657,20 +989,21 @@ export class PartitionEngine {
         if (seg) members.push(seg.slot);
       }
       members.sort((a, b) => a - b);
-      const user: UserState = {
-        series: su.s.map((x, t) => (x && x.length > 1 ? remapSeries(x, remap[t] ?? null) : undefined)),
-        members,
-        evalAt: su.e,
-        generation,
-        due: 0,
-      };
+      const series = new Array<Series | undefined>(eventTypes.length);
+      for (let t = 0; t < series.length; t++) {
+        const x = su.s[t];
+        series[t] = x && x.length > 1 ? fromSnapshot(x, remap[t] ?? null) : undefined;
+      }
+      const user: UserState = { id, series, members, evalAt: su.e, generation, due: 0, expiry: Infinity };
+      const replaced = this.users.get(id);
+      if (replaced) this.forget(replaced);
       this.users.set(id, user);
       for (const segId of su.p ?? []) {
         const seg = rs.segments.get(segId);
         if (seg) changed.add(seg.slot);
       }
       this.clock = Math.max(this.clock, su.e);
-      this.finish(id, user, su.e, Infinity);
+      this.finish(user, su.e, Infinity);
     }
     this.stats.users = this.users.size;
     if (changed.size > 0) {

@@ -15,7 +15,35 @@ export interface CompiledRule {
   segment: CompiledSegment;
   group: RuleGroup;
   operator: Operator;
+  /** `operator` as a small integer (OP_GT …), for the engine's hot path. */
+  op: number;
   value: number;
+}
+
+export const OP_GT = 0;
+export const OP_GTE = 1;
+export const OP_LT = 2;
+export const OP_LTE = 3;
+export const OP_EQ = 4;
+export const OP_NEQ = 5;
+const OP_CODES: Record<Operator, number> = { GT: OP_GT, GTE: OP_GTE, LT: OP_LT, LTE: OP_LTE, EQ: OP_EQ, NEQ: OP_NEQ };
+
+/** `compare` on an operator code. */
+export function compareOp(aggregate: number, op: number, threshold: number): boolean {
+  switch (op) {
+    case OP_GT:
+      return aggregate > threshold;
+    case OP_GTE:
+      return aggregate >= threshold;
+    case OP_LT:
+      return aggregate < threshold;
+    case OP_LTE:
+      return aggregate <= threshold;
+    case OP_EQ:
+      return aggregate === threshold;
+    default:
+      return aggregate !== threshold;
+  }
 }
 
 export interface CompiledSegment {
@@ -38,9 +66,12 @@ export interface CompiledSegment {
 }
 
 /** Sorted thresholds of one operator class, for range queries. */
-interface ThresholdIndex {
+export interface ThresholdIndex {
   values: number[];
   rules: CompiledRule[];
+  /** Parallel to `values`: each rule's segment slot and operator code (filled at the end of a compile). */
+  slots: Int32Array;
+  ops: Uint8Array;
 }
 
 export interface RuleGroup {
@@ -58,11 +89,27 @@ export interface RuleGroup {
   /** Every threshold of the group, ascending (for "is any threshold in this range"). */
   allValues: number[];
   ruleCount: number;
+  /** Position of this group's aggregate in a rule set's flat per-group arrays (0 … groupCount-1). */
+  index: number;
+  /** Position of its (type, measure) block in `RuleSet.blocks`. */
+  block: number;
+}
+
+/** The groups of one (event type, measure), windows ascending: one aggregate pass covers them. */
+export interface MeasureGroups {
+  measure: number;
+  windows: number[];
+  groups: RuleGroup[];
+  /** Index of this block in `RuleSet.blocks`. */
+  block: number;
+  /** Index of its first group in the flat per-group arrays (its groups follow contiguously). */
+  offset: number;
+  typeIdx: number;
 }
 
 /** Per event type: its groups by measure, windows ascending (for one aggregate pass each). */
 export interface TypeGroups {
-  measures: { measure: number; windows: number[]; groups: RuleGroup[] }[];
+  measures: MeasureGroups[];
   /** Longest window with any rule on this type. */
   maxWindow: number;
 }
@@ -81,9 +128,37 @@ export interface RuleSet {
   zeroMembers: number[];
   /** Next unused slot: slots are never reused, so a stale membership never names a new segment. */
   nextSlot: number;
+  /** Every (type, measure) block; `groupCount` groups in all, numbered block by block. */
+  blocks: MeasureGroups[];
+  groupCount: number;
+  flat: FlatRules;
 }
 
 export const typeIndex = (t: EventType) => eventTypes.indexOf(t);
+
+const EMPTY_I32 = new Int32Array(0);
+const EMPTY_U8 = new Uint8Array(0);
+
+/** Segment kinds in `FlatRules.kind`. */
+export const KIND_NONE = 0;
+export const KIND_INDEPENDENT = 1;
+export const KIND_DERIVED = 2;
+
+/**
+ * The rules of the active segments as flat arrays by slot, so the engine's per-flip work reads
+ * a few small typed arrays instead of chasing rule and segment objects.
+ */
+export interface FlatRules {
+  /** By slot: KIND_NONE (unknown or inactive), KIND_INDEPENDENT or KIND_DERIVED. */
+  kind: Uint8Array;
+  /** By slot: the segment's rules are ruleStart[slot] … ruleStart[slot + 1] - 1. */
+  ruleStart: Int32Array;
+  ruleGroup: Int32Array;
+  ruleOp: Uint8Array;
+  ruleValue: Float64Array;
+  /** By group index: the block (type, measure) of the group. */
+  groupBlock: Int32Array;
+}
 
 function insertSorted(index: ThresholdIndex, rule: CompiledRule) {
   let lo = 0;
@@ -98,7 +173,7 @@ function insertSorted(index: ThresholdIndex, rule: CompiledRule) {
 }
 
 /** First index with values[i] >= x (or > x when strict). */
-function lowerBound(values: number[], x: number, strict: boolean): number {
+export function lowerBound(values: number[], x: number, strict: boolean): number {
   let lo = 0;
   let hi = values.length;
   while (lo < hi) {
@@ -213,15 +288,17 @@ export function compileRuleSet({ definitions, previous }: CompileInput): RuleSet
           measure,
           field: measure < 0 ? null : fields[typeIdx]![measure]!,
           windowMinutes: r.windowMinutes,
-          lowerClosed: { values: [], rules: [] },
-          upperClosed: { values: [], rules: [] },
+          lowerClosed: { values: [], rules: [], slots: EMPTY_I32, ops: EMPTY_U8 },
+          upperClosed: { values: [], rules: [], slots: EMPTY_I32, ops: EMPTY_U8 },
           points: new Map(),
           allValues: [],
           ruleCount: 0,
+          index: 0,
+          block: 0,
         };
         groupMap.set(key, group);
       }
-      const rule: CompiledRule = { segment: seg, group, operator: r.operator, value: r.value };
+      const rule: CompiledRule = { segment: seg, group, operator: r.operator, op: OP_CODES[r.operator], value: r.value };
       seg.rules.push(rule);
       group.ruleCount++;
       group.allValues.splice(lowerBound(group.allValues, r.value, false), 0, r.value);
@@ -250,16 +327,26 @@ export function compileRuleSet({ definitions, previous }: CompileInput): RuleSet
     const tg = byType[g.typeIdx]!;
     let m = tg.measures.find((x) => x.measure === g.measure);
     if (!m) {
-      m = { measure: g.measure, windows: [], groups: [] };
+      m = { measure: g.measure, windows: [], groups: [], block: 0, offset: 0, typeIdx: g.typeIdx };
       tg.measures.push(m);
     }
     m.groups.push(g);
     tg.maxWindow = Math.max(tg.maxWindow, g.windowMinutes);
   }
+  const blocks: MeasureGroups[] = [];
+  let groupCount = 0;
   for (const tg of byType) {
     for (const m of tg.measures) {
       m.groups.sort((a, b) => a.windowMinutes - b.windowMinutes);
       m.windows = m.groups.map((g) => g.windowMinutes);
+      m.block = blocks.length;
+      m.offset = groupCount;
+      blocks.push(m);
+      m.groups.forEach((g, w) => {
+        g.block = m.block;
+        g.index = m.offset + w;
+      });
+      groupCount += m.groups.length;
     }
   }
 
@@ -287,6 +374,45 @@ export function compileRuleSet({ definitions, previous }: CompileInput): RuleSet
   };
   for (const s of segments.values()) visit(s);
 
+  // Flat views for the engine's hot path.
+  for (const g of groupMap.values()) {
+    for (const index of [g.lowerClosed, g.upperClosed]) {
+      index.slots = Int32Array.from(index.rules, (r) => r.segment.slot);
+      index.ops = Uint8Array.from(index.rules, (r) => r.op);
+    }
+  }
+  const flat: FlatRules = {
+    kind: new Uint8Array(nextSlot),
+    ruleStart: new Int32Array(nextSlot + 1),
+    ruleGroup: new Int32Array(0),
+    ruleOp: new Uint8Array(0),
+    ruleValue: new Float64Array(0),
+    groupBlock: new Int32Array(groupCount),
+  };
+  for (const b of blocks) for (const g of b.groups) flat.groupBlock[g.index] = b.block;
+  let nRules = 0;
+  for (let slot = 0; slot < nextSlot; slot++) {
+    const seg = bySlot[slot];
+    flat.ruleStart[slot] = nRules;
+    if (!seg || !seg.active) continue;
+    flat.kind[slot] = seg.type === "INDEPENDENT" ? KIND_INDEPENDENT : KIND_DERIVED;
+    if (seg.type === "INDEPENDENT") nRules += seg.rules.length;
+  }
+  flat.ruleStart[nextSlot] = nRules;
+  flat.ruleGroup = new Int32Array(nRules);
+  flat.ruleOp = new Uint8Array(nRules);
+  flat.ruleValue = new Float64Array(nRules);
+  for (let slot = 0; slot < nextSlot; slot++) {
+    if (flat.kind[slot] !== KIND_INDEPENDENT) continue;
+    let i = flat.ruleStart[slot]!;
+    for (const r of bySlot[slot]!.rules) {
+      flat.ruleGroup[i] = r.group.index;
+      flat.ruleOp[i] = r.op;
+      flat.ruleValue[i] = r.value;
+      i++;
+    }
+  }
+
   const active = ordered.filter((s) => s.active);
   const ruleSet: RuleSet = {
     generation: (previous?.generation ?? 0) + 1,
@@ -297,6 +423,9 @@ export function compileRuleSet({ definitions, previous }: CompileInput): RuleSet
     fields,
     zeroMembers: [],
     nextSlot,
+    blocks,
+    groupCount,
+    flat,
   };
   const zero = new Set<number>();
   for (const s of active) if (segmentHolds(s, () => 0, (slot) => zero.has(slot))) zero.add(s.slot);

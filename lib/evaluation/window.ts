@@ -1,10 +1,13 @@
 /**
  * Per-user window state: for each event type, the non-empty buckets of the last 24 hours.
  *
- * A series is a flat number array `[stride, t0, count0, sum0_0, …, t1, count1, …]` sorted by
- * time, with `stride = 2 + nSums`. `t` is `2 * secondsSinceEpochBase + isMinute`: a second
- * bucket holds the events of one second, a minute bucket those of one minute (its start
- * second). Seconds are relative to EPOCH_BASE_S so values stay small integers in V8.
+ * A series is a flat number array `[stride, key0, sum0_0, …, key1, sum1_0, …]` sorted by time,
+ * with `stride = 1 + nSums`. A bucket's `key = t * COUNT_SPAN + count` packs its time and its
+ * event count in one number (exact: |key| < 2^53), so a bucket costs 8 bytes less.
+ * `t` is `2 * secondsSinceEpochBase + isMinute`: a second bucket holds the events of one second,
+ * a minute bucket those of one minute (its start second). Seconds are relative to EPOCH_BASE_S.
+ * A bucket whose count would reach COUNT_SPAN continues in a further bucket with the same `t`.
+ * Snapshots use the unpacked layout `[2 + nSums, t, count, sums…]` (see `toSnapshot`).
  *
  * Semantics, a pure function of the events and `now` (whole seconds), whatever compaction did:
  * an event at second e is in window W (minutes) at now iff e <= now and
@@ -19,6 +22,9 @@ export const EPOCH_BASE_S = 1_699_999_980;
 /** Second buckets are kept for 61 minutes, then merged into minute buckets. */
 export const SECOND_PRECISION_S = 61 * 60;
 export const HORIZON_S = 1440 * 60;
+/** Counts per bucket stay below this; `t` up to ±2^31 keeps keys exact. */
+export const COUNT_SPAN = 2 ** 21;
+const MAX_COUNT = COUNT_SPAN - 1;
 
 export type Series = number[];
 
@@ -31,6 +37,13 @@ const encode = (sec: number, minute: boolean) => sec * 2 + (minute ? 1 : 0);
 const secOf = (t: number) => Math.floor(t / 2);
 const isMinute = (t: number) => (t & 1) === 1;
 const minuteStart = (sec: number) => Math.floor(sec / 60) * 60;
+
+/** A bucket key's time code `t`. */
+export const keyT = (key: number) => Math.floor(key / COUNT_SPAN);
+/** A bucket key's event count. */
+export const keyCount = (key: number) => key - Math.floor(key / COUNT_SPAN) * COUNT_SPAN;
+/** A bucket key's second. */
+export const keySec = (key: number) => Math.floor(key / (2 * COUNT_SPAN));
 
 /** The second a bucket counts as for window inclusion at `now`. */
 function effectiveEnd(t: number, now: number): number {
@@ -53,7 +66,7 @@ export function departureTime(t: number, windowMinutes: number): number {
 }
 
 export function newSeries(nSums: number): Series {
-  return [2 + nSums];
+  return [1 + nSums];
 }
 
 export const strideOf = (s: Series) => s[0]!;
@@ -62,37 +75,52 @@ export const bucketCount = (s: Series) => (s.length - HEADER) / strideOf(s);
 /** Widens a series to `nSums` sums (a field newly tracked counts 0 for older buckets). */
 export function widen(s: Series, nSums: number): Series {
   const stride = strideOf(s);
-  if (stride >= 2 + nSums) return s;
-  const next: Series = [2 + nSums];
+  if (stride >= 1 + nSums) return s;
+  const next: Series = [1 + nSums];
   for (let i = HEADER; i < s.length; i += stride) {
     for (let k = 0; k < stride; k++) next.push(s[i + k]!);
-    for (let k = stride; k < 2 + nSums; k++) next.push(0);
+    for (let k = stride; k < 1 + nSums; k++) next.push(0);
   }
-  return next;
+  return next.slice();
 }
 
+/** Series up to this many elements are kept at their exact length (no spare capacity). */
+const EXACT_MAX = 64;
+
 /**
- * Adds one event at relative second `sec` with its summed field values (one per tracked field).
- * Returns the (possibly new) series array. Events usually arrive in order, so the scan is from
- * the end.
+ * Adds one event at relative second `sec` with its summed field values (one per tracked field;
+ * `nSums` of them, default all of `sums`). Returns the (possibly new) series array. Events
+ * usually arrive in order, so the scan is from the end. Small series are reallocated at their
+ * exact size, so an average user's state carries no spare capacity.
  */
-export function addEvent(s: Series, sec: number, sums: readonly number[], now: number): Series {
-  if (strideOf(s) < 2 + sums.length) s = widen(s, sums.length);
+export function addEvent(s: Series, sec: number, sums: readonly number[], now: number, nSums: number = sums.length): Series {
+  if (strideOf(s) < 1 + nSums) s = widen(s, nSums);
   const stride = strideOf(s);
   const old = now - sec >= SECOND_PRECISION_S;
   const t = old ? encode(minuteStart(sec), true) : encode(sec, false);
+  const lowest = t * COUNT_SPAN; // keys of this t are lowest … lowest + MAX_COUNT
   let i = s.length - stride;
-  while (i >= HEADER && s[i]! > t) i -= stride;
-  if (i >= HEADER && s[i] === t) {
-    s[i + 1]! += 1;
-    for (let k = 0; k < sums.length; k++) s[i + 2 + k]! += sums[k]!;
+  while (i >= HEADER && s[i]! > lowest + MAX_COUNT) i -= stride;
+  if (i >= HEADER && s[i]! >= lowest && s[i]! < lowest + MAX_COUNT) {
+    s[i]! += 1;
+    for (let k = 0; k < nSums; k++) s[i + 1 + k]! += sums[k]!;
     return s;
   }
+  const at = i + stride;
+  const len = s.length;
+  if (len + stride <= EXACT_MAX) {
+    const out: Series = new Array<number>(len + stride);
+    for (let k = 0; k < at; k++) out[k] = s[k]!;
+    out[at] = lowest + 1;
+    for (let k = 1; k < stride; k++) out[at + k] = k - 1 < nSums ? sums[k - 1]! : 0;
+    for (let k = at; k < len; k++) out[k + stride] = s[k]!;
+    return out;
+  }
   const record = new Array<number>(stride).fill(0);
-  record[0] = t;
-  record[1] = 1;
-  for (let k = 0; k < sums.length; k++) record[2 + k] = sums[k]!;
-  s.splice(i + stride, 0, ...record);
+  record[0] = lowest + 1;
+  for (let k = 0; k < nSums; k++) record[1 + k] = sums[k]!;
+  if (at === len) s.push(...record);
+  else s.splice(at, 0, ...record);
   return s;
 }
 
@@ -104,25 +132,29 @@ export function compact(s: Series, now: number): Series {
   const stride = strideOf(s);
   const out: Series = [stride];
   for (let i = HEADER; i < s.length; i += stride) {
-    const t = s[i]!;
+    const key = s[i]!;
+    const t = keyT(key);
     if (effectiveEnd(t, now) <= now - HORIZON_S) continue;
-    let key = t;
-    if (!isMinute(t) && now - secOf(t) >= SECOND_PRECISION_S) key = encode(minuteStart(secOf(t)), true);
+    let to = t;
+    if (!isMinute(t) && now - secOf(t) >= SECOND_PRECISION_S) to = encode(minuteStart(secOf(t)), true);
+    const count = key - t * COUNT_SPAN;
     const last = out.length - stride;
-    if (last >= HEADER && out[last] === key) {
+    if (last >= HEADER && keyT(out[last]!) === to && keyCount(out[last]!) + count <= MAX_COUNT) {
+      out[last]! += count;
       for (let k = 1; k < stride; k++) out[last + k]! += s[i + k]!;
     } else {
-      out.push(key);
+      out.push(to * COUNT_SPAN + count);
       for (let k = 1; k < stride; k++) out.push(s[i + k]!);
     }
   }
-  return out;
+  // A copy has no spare capacity: most series are small and live long after their last change.
+  return out.length <= EXACT_MAX ? out.slice() : out;
 }
 
 /** The oldest bucket's effective end would leave the horizon: worth compacting. */
 export function needsCompaction(s: Series, now: number): boolean {
   if (s.length <= HEADER) return false;
-  const t = s[HEADER]!;
+  const t = keyT(s[HEADER]!);
   return effectiveEnd(t, now) <= now - HORIZON_S || (!isMinute(t) && now - secOf(t) >= SECOND_PRECISION_S);
 }
 
@@ -135,17 +167,75 @@ export function aggregate(s: Series | undefined, measure: number, windows: reado
   for (let w = 0; w < windows.length; w++) out[w] = 0;
   if (!s) return;
   const stride = strideOf(s);
-  const col = measure < 0 ? 1 : 2 + measure;
+  const col = 1 + measure;
   let acc = 0;
   let w = 0;
   for (let i = s.length - stride; i >= HEADER && w < windows.length; i -= stride) {
-    const t = s[i]!;
+    const t = keyT(s[i]!);
     if (secOf(t) > now) continue; // a future event: not yet in any window
     while (w < windows.length && !inWindow(t, now, windows[w]!)) out[w++] = acc;
     if (w >= windows.length) break;
-    acc += col < stride ? s[i + col]! : 0;
+    acc += measure < 0 ? s[i]! - t * COUNT_SPAN : col < stride ? s[i + col]! : 0;
   }
   while (w < windows.length) out[w++] = acc;
+}
+
+/**
+ * `aggregate` into a flat array at `offset`, also recording in `bounds[offset + w]` the index of
+ * the oldest bucket inside `windows[w]` (-1: the window holds no bucket). Buckets in a window are
+ * contiguous, from that index up to the newest bucket not in the future.
+ */
+export function aggregateInto(
+  s: Series | undefined,
+  measure: number,
+  windows: readonly number[],
+  now: number,
+  out: Float64Array,
+  bounds: Int32Array,
+  offset: number,
+): void {
+  const n = windows.length;
+  if (!s || s.length <= HEADER) {
+    for (let w = 0; w < n; w++) {
+      out[offset + w] = 0;
+      bounds[offset + w] = -1;
+    }
+    return;
+  }
+  const stride = s[0]!;
+  const col = 1 + measure;
+  const hasCol = col < stride;
+  let i = s.length - stride;
+  while (i >= HEADER && keySec(s[i]!) > now) i -= stride; // future events: in no window yet
+  const newest = i;
+  let acc = 0;
+  let w = 0;
+  for (; i >= HEADER; i -= stride) {
+    const key = s[i]!;
+    const t = keyT(key);
+    const end = effectiveEnd(t, now);
+    while (w < n && end <= now - windows[w]! * 60) {
+      out[offset + w] = acc;
+      bounds[offset + w] = i < newest ? i + stride : -1;
+      w++;
+    }
+    if (w >= n) break;
+    if (measure < 0) acc += key - t * COUNT_SPAN;
+    else if (hasCol) acc += s[i + col]!;
+  }
+  if (w < n) {
+    const first = newest >= HEADER ? HEADER : -1;
+    for (; w < n; w++) {
+      out[offset + w] = acc;
+      bounds[offset + w] = first;
+    }
+  }
+}
+
+/** The value of `measure` (-1: the count) of the bucket at index `i`. */
+export function bucketValue(s: Series, i: number, measure: number): number {
+  if (measure < 0) return keyCount(s[i]!);
+  return 1 + measure < s[0]! ? s[i + 1 + measure]! : 0;
 }
 
 /** Visits the buckets of a series that are in `windowMinutes` at `now`, oldest first. */
@@ -158,13 +248,10 @@ export function forEachInWindow(
   if (!s) return;
   const stride = strideOf(s);
   for (let i = HEADER; i < s.length; i += stride) {
-    const t = s[i]!;
+    const t = keyT(s[i]!);
     if (!inWindow(t, now, windowMinutes)) continue;
     const base = i;
-    const stop = visit(t, (m) => {
-      const col = m < 0 ? 1 : 2 + m;
-      return col < stride ? s[base + col]! : 0;
-    });
+    const stop = visit(t, (m) => bucketValue(s, base, m));
     if (stop === true) return;
   }
 }
@@ -174,10 +261,47 @@ export function nextArrival(s: Series | undefined, now: number): number {
   if (!s) return Infinity;
   const stride = strideOf(s);
   for (let i = s.length - stride; i >= HEADER; i -= stride) {
-    if (secOf(s[i]!) <= now) {
+    if (keySec(s[i]!) <= now) {
       const next = i + stride;
-      return next < s.length ? secOf(s[next]!) : Infinity;
+      return next < s.length ? keySec(s[next]!) : Infinity;
     }
   }
-  return s.length > HEADER ? secOf(s[HEADER]!) : Infinity;
+  return s.length > HEADER ? keySec(s[HEADER]!) : Infinity;
+}
+
+/** The snapshot layout of a series: `[2 + nSums, t, count, sums…]` per bucket. */
+export function toSnapshot(s: Series): number[] {
+  const stride = strideOf(s);
+  const out: number[] = [stride + 1];
+  for (let i = HEADER; i < s.length; i += stride) {
+    const key = s[i]!;
+    out.push(keyT(key), keyCount(key));
+    for (let k = 1; k < stride; k++) out.push(s[i + k]!);
+  }
+  return out;
+}
+
+/**
+ * A series from its snapshot layout, with the sum columns in a new order: `columns[k]` is the
+ * snapshot column of the k-th current field (-1: not in the snapshot, counts 0); null keeps the
+ * snapshot's columns.
+ */
+export function fromSnapshot(x: number[], columns: number[] | null): Series {
+  const oldStride = x[0]!;
+  const nSums = columns ? columns.length : oldStride - 2;
+  const out: Series = [1 + nSums];
+  for (let i = HEADER; i < x.length; i += oldStride) {
+    const t = x[i]!;
+    let count = x[i + 1]!;
+    for (let first = true; first || count > 0; first = false) {
+      const c = Math.min(count, MAX_COUNT);
+      count -= c;
+      out.push(t * COUNT_SPAN + c);
+      for (let k = 0; k < nSums; k++) {
+        const col = columns ? columns[k]! : k;
+        out.push(first && col >= 0 && 2 + col < oldStride ? x[i + 2 + col]! : 0);
+      }
+    }
+  }
+  return out.length <= EXACT_MAX ? out.slice() : out;
 }
