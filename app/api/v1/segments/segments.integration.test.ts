@@ -3,7 +3,7 @@ import { eq } from "drizzle-orm";
 import { auditLog, apiKeys, outbox } from "@/db/schema";
 import { hashApiKey } from "@/lib/services/auth";
 import { installRuntime, uninstallRuntime } from "@/lib/runtime";
-import { segmentUpdateMessageSchema, type SegmentUpdateMessage } from "@/lib/segments/model";
+import { segmentUpdateMessageSchema } from "@/lib/segments/model";
 import { TOPICS } from "@/lib/topics";
 import { engineCases, openTestRuntime } from "@/test/support/engines";
 import { call, expectSeedError } from "@/test/support/http";
