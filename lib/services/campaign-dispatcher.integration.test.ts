@@ -12,6 +12,7 @@ import { installRuntime, uninstallRuntime } from "@/lib/runtime";
 import { ProviderError, type MessageSender, type OutboundMessage } from "@/lib/ports/messages";
 import { TOPICS } from "@/lib/topics";
 import { engineCases, openTestRuntime } from "@/test/support/engines";
+import { eventually } from "@/test/support/wait";
 import { call } from "@/test/support/http";
 import * as segmentsRoute from "@/app/api/v1/segments/route";
 import * as campaignsRoute from "@/app/api/v1/campaigns/route";
@@ -32,15 +33,6 @@ class RecordingSender implements MessageSender {
   }
 }
 
-async function eventually<T>(probe: () => Promise<T>, ok: (v: T) => boolean, what: string, timeoutMs = 15_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (ok(v)) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}: last ${JSON.stringify(v)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe.each(engineCases)("campaign dispatcher on $name (ON_ENTER / ON_EXIT)", (engine) => {
   let env: Awaited<ReturnType<typeof openTestRuntime>>;

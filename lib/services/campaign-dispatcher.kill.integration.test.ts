@@ -4,11 +4,11 @@
  * local server speaking the Twilio shape, which (like Twilio) deduplicates on the
  * I-Twilio-Idempotency-Token header. Needs real PostgreSQL and Kafka.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import { startWorker } from "@/test/support/wait";
 import { randomBytes } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openPostgres, type DatabaseHandle } from "@/db/client";
 import { userProfiles } from "@/db/schema";
@@ -25,24 +25,6 @@ const databaseUrl = process.env.DATABASE_URL;
 const brokers = process.env.KAFKA_BROKERS;
 const suite = databaseUrl && brokers ? describe : describe.skip;
 
-function startWorker(env: Record<string, string>): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(process.cwd(), "test/support/dispatcher-worker.ts")], {
-    env: { ...process.env, ...env, NODE_ENV: "test", LOG_LEVEL: "warn" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let err = "";
-  child.stderr!.on("data", (d: Buffer) => (err += d.toString()));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`worker did not start: ${err}`)), 60_000);
-    child.stdout!.on("data", (d: Buffer) => {
-      if (d.toString().includes("READY")) {
-        clearTimeout(timer);
-        resolve(child);
-      }
-    });
-    child.on("exit", (code) => reject(new Error(`worker exited with ${code}: ${err}`)));
-  });
-}
 
 suite("campaign dispatcher SIGKILLed during a 10,000-member batch run (PostgreSQL + Kafka)", () => {
   const run = randomBytes(4).toString("hex");
@@ -122,7 +104,7 @@ suite("campaign dispatcher SIGKILLed during a 10,000-member batch run (PostgreSQ
       SMS_AUTH_TOKEN: "secret",
       SMS_FROM: "+15550000000",
     };
-    const first = await startWorker(env);
+    const first = await startWorker("test/support/dispatcher-worker.ts", env);
     children.push(first);
     const started = await triggerCampaign(deps, campaign.id, ctx);
 
@@ -133,7 +115,7 @@ suite("campaign dispatcher SIGKILLed during a 10,000-member batch run (PostgreSQ
     first.kill("SIGKILL");
     await new Promise((r) => first.once("exit", r));
     const atKill = byToken.size;
-    children.push(await startWorker(env));
+    children.push(await startWorker("test/support/dispatcher-worker.ts", env));
 
     const until = Date.now() + 150_000;
     let state = await runs.get(started.id);

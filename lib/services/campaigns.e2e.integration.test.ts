@@ -11,6 +11,7 @@ import type { ChannelType } from "@/lib/campaigns/campaign";
 import type { MessageSender } from "@/lib/ports/messages";
 import { installRuntime, uninstallRuntime } from "@/lib/runtime";
 import { engineCases, openTestRuntime } from "@/test/support/engines";
+import { eventually } from "@/test/support/wait";
 import { call } from "@/test/support/http";
 import * as segmentsRoute from "@/app/api/v1/segments/route";
 import * as campaignsRoute from "@/app/api/v1/campaigns/route";
@@ -21,15 +22,6 @@ import * as analytics_ from "@/app/api/v1/campaigns/[campaignId]/analytics/route
 import * as events from "@/app/api/v1/events/route";
 import * as profile from "@/app/api/v1/users/[userId]/profile/route";
 
-async function eventually<T>(probe: () => Promise<T> | T, ok: (v: T) => boolean, what: string, timeoutMs = 20_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (ok(v)) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe.each(engineCases)("campaigns end to end on $name: an entry or exit sends a real email", (engine) => {
   let env: Awaited<ReturnType<typeof openTestRuntime>>;
@@ -89,7 +81,7 @@ describe.each(engineCases)("campaigns end to end on $name: an entry or exit send
     expect((await call(profile.PUT, "PUT", { params: { userId: u }, body: { email: to, attributes: { firstName: "Grace & Co" } } })).status).toBe(201);
     const now = Date.now();
     await call(events.POST, "POST", { body: { events: [0, 1].map((i) => ({ userId: u, eventType: "addToCart", timestamp: now + i, attributes: {} })) } });
-    const got = await eventually(() => mail.filter((m) => m.to && JSON.stringify(m.to).includes(to)), (l) => l.length >= 1, "the email");
+    const got = await eventually(() => mail.filter((m) => m.to && JSON.stringify(m.to).includes(to)), (l) => l.length >= 1, "the email", 30_000);
     expect(got[0]!.subject).toBe("Grace & Co, your cart misses you");
     expect(got[0]!.html).toContain("<h1>Hi Grace &amp; Co</h1>");
     expect(got[0]!.text).toContain("Hi Grace & Co");
@@ -120,6 +112,7 @@ describe.each(engineCases)("campaigns end to end on $name: an entry or exit send
       async () => (await call(analytics_.GET, "GET", { params: { campaignId }, query: { bucket: "hour" } })).body,
       (b) => b.conversions?.converted === 1,
       "the conversion",
+      30_000,
     );
     expect(analytics).toMatchObject({ delivery: { total: 1 }, conversions: { sent: 1, converted: 1, rate: 1, windowHours: 24 } });
     expect(analytics.series).toEqual([expect.objectContaining({ channel: "email", status: "sent", count: 1 })]);
@@ -135,7 +128,7 @@ describe.each(engineCases)("campaigns end to end on $name: an entry or exit send
     await call(profile.PUT, "PUT", { params: { userId: u }, body: { email: to } });
     // Clicked 57 s ago: leaves the 1-minute window about 3 s from now, with no new event.
     await call(events.POST, "POST", { body: { events: [{ userId: u, eventType: "clicks", timestamp: Date.now() - 57_000, attributes: {} }] } });
-    const got = await eventually(() => mail.filter((m) => JSON.stringify(m.to).includes(to)), (l) => l.length >= 1, "the exit email");
+    const got = await eventually(() => mail.filter((m) => JSON.stringify(m.to).includes(to)), (l) => l.length >= 1, "the exit email", 30_000);
     expect(got[0]!.subject).toBe("Come back");
   }, 60_000);
 });

@@ -3,9 +3,9 @@
  * memberships a brute-force oracle computes from the same events — none lost, none doubled.
  * Needs real PostgreSQL and Kafka (two processes cannot share the embedded engines).
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import { startWorker } from "@/test/support/wait";
 import { randomBytes, randomUUID } from "node:crypto";
-import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sql } from "drizzle-orm";
 import { openPostgres, type DatabaseHandle } from "@/db/client";
@@ -23,27 +23,6 @@ const databaseUrl = process.env.DATABASE_URL;
 const brokers = process.env.KAFKA_BROKERS;
 const suite = databaseUrl && brokers ? describe : describe.skip;
 
-function startWorker(env: Record<string, string>): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(process.cwd(), "test/support/processor-worker.ts")], {
-    env: { ...process.env, ...env, NODE_ENV: "test", LOG_LEVEL: "warn" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let err = "";
-  child.stderr!.on("data", (d: Buffer) => {
-    err += d.toString();
-    if (process.env.KILL_TEST_DEBUG) process.stderr.write(d);
-  });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`worker did not start: ${err}`)), 60_000);
-    child.stdout!.on("data", (d: Buffer) => {
-      if (d.toString().includes("READY")) {
-        clearTimeout(timer);
-        resolve(child);
-      }
-    });
-    child.on("exit", (code) => reject(new Error(`worker exited with ${code}: ${err}`)));
-  });
-}
 
 suite("segment processor SIGKILLed mid-stream (PostgreSQL + Kafka)", () => {
   const run = randomBytes(4).toString("hex");
@@ -102,7 +81,7 @@ suite("segment processor SIGKILLed mid-stream (PostgreSQL + Kafka)", () => {
       TEST_PROCESSOR_GROUP: `kill-test-${tag}`,
       TEST_CHECKPOINT_MS: "150",
     };
-    const first = await startWorker(env);
+    const first = await startWorker("test/support/processor-worker.ts", env);
     children.push(first);
 
     // 12,000 events for 600 users, all within the last 50 minutes: no window edge is crossed
@@ -149,9 +128,9 @@ suite("segment processor SIGKILLed mid-stream (PostgreSQL + Kafka)", () => {
       first.kill("SIGKILL");
       await new Promise((r) => first.once("exit", r));
       await send(events.slice(6_000));
-      children.push(await startWorker(env));
+      children.push(await startWorker("test/support/processor-worker.ts", env));
     } else {
-      children.push(await startWorker(env));
+      children.push(await startWorker("test/support/processor-worker.ts", env));
       await send(events.slice(6_000));
     }
 

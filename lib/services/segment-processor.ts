@@ -89,6 +89,8 @@ export interface ProcessorStatus {
 
 export interface SegmentProcessor {
   status(): ProcessorStatus;
+  /** Whether this process evaluates with the given version (or a newer one) of a segment. */
+  hasDefinition(segmentId: string, version: number): boolean;
   /** The engine owning this user in this process, if any (embedded mode: explain, lookups). */
   engineOf(userId: string): PartitionEngine | undefined;
   /** Resolves when everything received so far has been evaluated and persisted (tests). */
@@ -454,6 +456,9 @@ export async function startSegmentProcessor(
         generation: definitions?.ruleSet.generation ?? 0,
         backfill: progress,
       };
+    },
+    hasDefinition(segmentId, version) {
+      return (known.get(segmentId)?.version ?? 0) >= version;
     },
     engineOf(userId) {
       for (const st of partitions.values()) if (st.engine.users.has(userId)) return st.engine;
