@@ -32,9 +32,22 @@
  * processors. After ingestion stops the bench waits (at most `--drain` s) for the processors to
  * catch up and for every probe.
  *
+ * `--split`: the workers join their group and stop; ingestion runs alone (the web process and
+ * Kafka's capacity), then the workers start on the backlog (the processors' and PostgreSQL's
+ * capacity: backlog ÷ time from their first progress until caught up). No probes.
+ *
+ * Also reported: CPU per process group over the measured window (/proc, cores and µs per
+ * event), "other" = processes this bench did not start (the machine may be shared), the
+ * statements PostgreSQL sessions were busy with (pg_stat_activity sampled every 50 ms) and the
+ * processors' checkpoint sizes. `--wait-quiet S` waits up to S seconds for other load to drop
+ * below 0.3 cores before starting. A run whose processors receive another deployment's segment
+ * definitions (shared `segment-updates` topic: membership writes then fail on a foreign key and
+ * the batch is redelivered forever) is aborted as invalid. `--cpu-prof DIR` writes V8 CPU
+ * profiles of the web and worker processes (one folder per process).
+ *
  * Usage: npm run bench:e2e -- [--duration 60] [--warmup 10] [--rate 0] [--connections 8]
  *          [--batch 1000] [--users 100000] [--workers 2] [--probes 20] [--poll-every 10]
- *          [--drain 120] [--port 3310] [--cpu-prof DIR]
+ *          [--drain 120] [--port 3310] [--split] [--wait-quiet 120] [--cpu-prof DIR]
  */
 import { parseArgs } from "node:util";
 import { cpus } from "node:os";
@@ -280,14 +293,14 @@ async function bench(p: Platform, otherCores: number) {
   if (RATE === 0) {
     await Promise.all(
       Array.from({ length: CONNECTIONS }, async () => {
-        while (performance.now() < end) await send();
+        while (performance.now() < end && !p.contaminated()) await send();
       }),
     );
   } else {
     const batchesPerMs = RATE / BATCH / 1000;
     let issued = 0;
     const pending = new Set<Promise<void>>();
-    while (performance.now() < end) {
+    while (performance.now() < end && !p.contaminated()) {
       const due = Math.floor((performance.now() - t0) * batchesPerMs);
       for (; issued < due; issued++) {
         if (inFlight >= CONNECTIONS) {
@@ -303,6 +316,8 @@ async function bench(p: Platform, otherCores: number) {
     await Promise.all(pending);
   }
   const ingestEnd = performance.now();
+  const contaminated = p.contaminated();
+  if (contaminated) throw new Error(contaminated);
   if (probeTimer) clearInterval(probeTimer);
   clearTimeout(cpuStart);
   await cpuStop;
@@ -324,6 +339,8 @@ async function bench(p: Platform, otherCores: number) {
   let caughtUpAt: number | null = null;
   for (;;) {
     await sleep(500);
+    const contaminated = p.contaminated();
+    if (contaminated) throw new Error(contaminated);
     const archived = samples.at(-1)!.archived;
     if (split && split.firstProgressAt === null && archived > split.from) split.firstProgressAt = samples.at(-1)!.t;
     if (split && splitCpu === null && archived >= accepted) {
@@ -362,6 +379,11 @@ async function bench(p: Platform, otherCores: number) {
   const notVisible = counted.filter((x) => x.verified === false).length;
   const req = summary(requestMs);
   const members = await countRows(p, "select count(*) as n from user_segment_memberships");
+  const snapshots = (
+    await p.db.query<{ partition: number; bytes: number }>(
+      "select partition, length(snapshot) as bytes from processor_checkpoints order by partition",
+    )
+  ).rows;
 
   const lines: string[] = [];
   const row = (k: string, v: string) => lines.push(`| ${k} | ${v} |`);
@@ -394,7 +416,11 @@ async function bench(p: Platform, otherCores: number) {
   row("**event → membership (enter cart) ms p50 / p95 / p99 / max**", `**${lat(cartLat)}**`);
   row("event → derived membership (enter hot) ms p50 / p95 / p99 / max", lat(hotLat));
   row("202 → membership (enter cart) ms p50 / p95 / p99 / max", lat(ackToCart));
-  row("event → visible via GET /users/{id}/segments (polled every 25 ms) ms", lat(apiLat));
+  const polled = counted.filter((x) => x.polled && x.triggerAckedAt !== undefined).length;
+  row(
+    "event → visible via GET /users/{id}/segments (polled every 25 ms for up to 10 s) ms",
+    `${lat(apiLat)}${apiLat.length < polled ? `; ${polled - apiLat.length} of ${polled} polled probes not visible within 10 s` : ""}`,
+  );
   row("probes: counted / no transition / visible via API on arrival / not visible", `${counted.length} / ${missing} / ${verified} / ${notVisible}`);
   if (cpuResult) {
     const c = cpuResult as ReturnType<CpuMeter["stop"]>;
@@ -421,6 +447,10 @@ async function bench(p: Platform, otherCores: number) {
   }
   row("other load before start, cores", otherCores.toFixed(2));
   row("our events archived / memberships rows at the end", `${ours.toLocaleString("en-US")} / ${members.toLocaleString("en-US")}`);
+  row(
+    "checkpoint snapshot per partition (gzip; written every 5 s, blocking the partition)",
+    snapshots.map((x) => `p${x.partition} ${(Number(x.bytes) / 1e6).toFixed(1)} MB`).join(", ") || "–",
+  );
   for (const problem of p.problems()) lines.push("", `**Warning** — ${problem}`);
   if (pgResult) {
     const g = pgResult as ReturnType<PgActivitySampler["stop"]>;

@@ -115,7 +115,12 @@ interface Child {
   proc: ChildProcess;
   logFile: string;
   exited: Promise<number | null>;
+  /** Counted as the output streams by (also past the log cap). */
+  counts: { rejected: number; foreignKey: number; errors: number };
 }
+
+/** Each child's log is capped: a processor retrying a failing batch logs a stack trace every few 100 ms. */
+const LOG_CAP_BYTES = 20 * 1024 * 1024;
 
 const children = new Set<Child>();
 let hooksInstalled = false;
@@ -148,15 +153,27 @@ function startChild(name: string, args: string[], env: NodeJS.ProcessEnv, logDir
   const logFile = path.join(logDir, `${name}.log`);
   const out = createWriteStream(logFile);
   const proc = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
-  proc.stdout!.pipe(out, { end: false });
-  proc.stderr!.pipe(out, { end: false });
+  const counts = { rejected: 0, foreignKey: 0, errors: 0 };
+  let written = 0;
+  const count = (re: RegExp, text: string) => text.match(re)?.length ?? 0;
+  const onData = (chunk: Buffer) => {
+    const text = chunk.toString("utf8");
+    counts.rejected += count(/handler rejected/g, text);
+    counts.foreignKey += count(/violates foreign key constraint/g, text);
+    counts.errors += count(/"level":50/g, text);
+    if (written < LOG_CAP_BYTES) {
+      written += chunk.length;
+      out.write(written >= LOG_CAP_BYTES ? `${text}\n[bench: log capped at ${LOG_CAP_BYTES} bytes]\n` : chunk);
+    }
+  };
+  proc.stdout!.on("data", onData);
+  proc.stderr!.on("data", onData);
   const exited = new Promise<number | null>((resolve) => proc.once("exit", (code) => resolve(code)));
-  const child: Child = { name, proc, logFile, exited };
+  const child: Child = { name, proc, logFile, exited, counts };
   children.add(child);
-  void exited.then(() => {
-    children.delete(child);
-    out.end();
-  });
+  void exited.then(() => children.delete(child));
+  // After "close", not "exit": the output may still be arriving when the process has exited.
+  proc.once("close", () => out.end());
   return child;
 }
 
@@ -192,7 +209,9 @@ function cpuSeconds(pid: number): number {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) / CLK_TCK;
+    // Not for pid 1: it reaps every orphan on the machine.
+    const children = pid === 1 ? 0 : Number(fields[13]) + Number(fields[14]);
+    return (Number(fields[11]) + Number(fields[12]) + children) / CLK_TCK;
   } catch {
     return 0;
   }
@@ -372,6 +391,8 @@ export interface Platform {
    * deployment's definitions arriving on the shared `segment-updates` topic).
    */
   problems(): string[];
+  /** Why the run cannot be trusted (foreign segment definitions reached the processors), or null. */
+  contaminated(): string | null;
   /** Stops every child, drops the database, deletes the bench's consumer groups. Idempotent. */
   stop(): Promise<void>;
 }
@@ -559,18 +580,21 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
     problems() {
       const out: string[] = [];
       for (const c of [...webChildren, ...workerChildren]) {
-        let text = "";
-        try {
-          text = readFileSync(c.logFile, "utf8");
-        } catch {
-          continue;
+        const { rejected, foreignKey, errors } = c.counts;
+        if (rejected || foreignKey || errors) {
+          out.push(`${c.name}: ${rejected} rejected batches, ${foreignKey} foreign-key failures, ${errors} error lines (${c.logFile})`);
         }
-        const rejected = text.match(/handler rejected/g)?.length ?? 0;
-        const fk = text.match(/violates foreign key constraint/g)?.length ?? 0;
-        const errors = text.match(/"level":50/g)?.length ?? 0;
-        if (rejected || fk || errors) out.push(`${c.name}: ${rejected} rejected batches, ${fk} foreign-key failures, ${errors} error lines (${c.logFile})`);
       }
       return out;
+    },
+    contaminated() {
+      const fk = workerChildren.reduce((n, c) => n + c.counts.foreignKey, 0);
+      return fk === 0
+        ? null
+        : `the processors failed ${fk} membership writes on a foreign key: segment definitions of another ` +
+            "deployment reached them through the shared segment-updates topic (a test or another platform on this " +
+            "broker created segments), and a failing batch is redelivered forever, stalling its partition. " +
+            "The run is not valid; rerun when nothing else uses this Kafka broker.";
     },
     stop,
   };

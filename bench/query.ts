@@ -18,9 +18,14 @@
  *    while `--max-in-flight` are outstanding is not sent and counted as missed. The first
  *    `--warmup` seconds of each step are not counted.
  *
+ * Reported per rate: achieved rate, missed and late sends, latency percentiles from the
+ * scheduled time and from the actual send ("service"), the ingestion rate reached meanwhile, and
+ * CPU per process group including other processes on the (possibly shared) machine.
+ * `--wait-quiet S` waits up to S seconds for other load to drop below 0.3 cores before starting.
+ *
  * Usage: npm run bench:query -- [--rates 5000] [--duration 20] [--warmup 2] [--users 10000]
  *          [--ingest-rate 5000] [--connections 32] [--max-in-flight 512] [--workers 1]
- *          [--port 3311] [--cpu-prof DIR]
+ *          [--port 3311] [--wait-quiet 120] [--cpu-prof DIR]
  */
 import { parseArgs } from "node:util";
 import { performance } from "node:perf_hooks";
@@ -130,6 +135,8 @@ async function bench(p: Platform, otherCores: number) {
   for (;;) {
     have = await countRows(p, "select count(*) as n from user_segment_memberships where user_id like $1", [`q${p.run}-%`]);
     if (have >= want) break;
+    const contaminated = p.contaminated();
+    if (contaminated) throw new Error(contaminated);
     if (Date.now() > deadline) throw new Error(`preload: only ${have} of ${want} memberships after 180 s`);
     await sleep(500);
   }
@@ -215,6 +222,8 @@ async function bench(p: Platform, otherCores: number) {
     if (r.cpu.others.length > 0) notes.push(`${rate} req/s: other processes: ${r.cpu.others.join("; ")}`);
     lines.push(row);
     console.error(row);
+    const contaminated = p.contaminated();
+    if (contaminated) throw new Error(contaminated);
     await sleep(1000);
   }
   client.close();
@@ -226,6 +235,7 @@ async function bench(p: Platform, otherCores: number) {
     `Background ingestion: ${ingested.toLocaleString("en-US")} events accepted, ${ingestFailed} failed batches, ${ingestMissed} missed batches. ` +
       `Other load before start: ${otherCores.toFixed(2)} cores.`,
     ...notes.map((n) => `\n${n}`),
+    ...p.problems().map((problem) => `\n**Warning** — ${problem}`),
   );
   console.log(lines.join("\n"));
 }
