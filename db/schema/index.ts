@@ -7,3 +7,4 @@ export * from "./audit";
 export * from "./api-keys";
 export * from "./outbox";
 export * from "./processor";
+export * from "./accounts";
