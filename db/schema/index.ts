@@ -8,3 +8,5 @@ export * from "./api-keys";
 export * from "./outbox";
 export * from "./processor";
 export * from "./accounts";
+export * from "./integrations";
+export * from "./webhooks";
