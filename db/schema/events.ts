@@ -17,10 +17,16 @@ export const userEvents = pgTable(
     sessionId: text("session_id"),
     deviceId: text("device_id"),
     receivedAt: timestamp("received_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+    /**
+     * When the segment processor archived it, which it does right after evaluating it: the
+     * dashboard reads evaluation lag as archivedAt − receivedAt and throughput from this index.
+     */
+    archivedAt: timestamp("archived_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
   },
   (t) => [
     uniqueIndex("user_events_event_uq").on(t.eventId),
     index("user_events_user_idx").on(t.userId, t.occurredAt.desc()),
     index("user_events_occurred_idx").on(t.occurredAt),
+    index("user_events_archived_idx").on(t.archivedAt),
   ],
 );

@@ -1,0 +1,2 @@
+ALTER TABLE "user_events" ADD COLUMN "archived_at" timestamp with time zone DEFAULT now() NOT NULL;--> statement-breakpoint
+CREATE INDEX "user_events_archived_idx" ON "user_events" USING btree ("archived_at");
