@@ -33,11 +33,36 @@ export const envSchema = z.object({
   KAFKA_BROKERS: brokerList,
   KAFKA_CLIENT_ID: z.preprocess(emptyToUndefined, z.string().default("audience-manager")),
   KAFKA_PARTITIONS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1).max(1024).default(6)),
+  /**
+   * Put in front of every Kafka topic name (`${prefix}user-events`), so deployments and test runs
+   * sharing one broker never read each other's messages. The local log needs none.
+   */
+  KAFKA_TOPIC_PREFIX: z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,100}$/, { message: "expected up to 100 of A-Z a-z 0-9 . _ -" })
+      .default(""),
+  ),
   AEROSPIKE_HOSTS: brokerList,
   AEROSPIKE_NAMESPACE: z.preprocess(emptyToUndefined, z.string().default("audience")),
   ADMIN_API_KEY: z.preprocess(
     emptyToUndefined,
     z.string().min(16, { message: "must be at least 16 characters" }).optional(),
+  ),
+  /** The first admin of the UI, created at start when no user with that email exists. */
+  ADMIN_EMAIL: z.preprocess(emptyToUndefined, z.email({ error: "must be an email address" }).optional()),
+  ADMIN_PASSWORD: z.preprocess(
+    emptyToUndefined,
+    z.string().min(10, { message: "must be at least 10 characters" }).optional(),
+  ),
+  /**
+   * Signs the UI's session tokens. Unset: a random secret is created once in DATA_DIR and shared
+   * by every process on this machine; set it when web processes run on several machines.
+   */
+  NEXTAUTH_SECRET: z.preprocess(
+    emptyToUndefined,
+    z.string().min(32, { message: "must be at least 32 characters" }).optional(),
   ),
   /**
    * Run the workers (segment processor) inside the web process. Default: yes without Kafka (the

@@ -1,7 +1,11 @@
 import path from "node:path";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import type { Logger } from "pino";
 import { openPglite, openPostgres, type DatabaseHandle } from "@/db/client";
 import { createApiKeyStore } from "@/lib/adapters/db/api-key-store";
+import { createAccountStore } from "@/lib/adapters/db/account-store";
+import { createAuditStore } from "@/lib/adapters/db/audit-store";
+import { bootstrapAdmin, type AccountDeps } from "@/lib/services/accounts";
 import { createOutboxStore } from "@/lib/adapters/db/outbox-store";
 import { createSegmentStore } from "@/lib/adapters/db/segment-store";
 import { createCheckpointStore } from "@/lib/adapters/db/checkpoint-store";
@@ -50,6 +54,10 @@ export interface Runtime {
   eventLog: EventLog;
   segments: SegmentStore;
   apiKeys: ApiKeyStore;
+  /** UI accounts, API keys and the audit log, for the account use cases. */
+  accountDeps: AccountDeps;
+  /** Signs the UI's session tokens (NEXTAUTH_SECRET, else a secret kept in DATA_DIR). */
+  authSecret: string;
   relay: OutboxRelay;
   memberships: MembershipStore;
   history: MembershipHistory;
@@ -108,6 +116,18 @@ function unsubscribeLink(env: Env): ((userId: string, campaignId: string) => str
     `mailto:${address}?subject=${encodeURIComponent(`unsubscribe ${userId} ${campaignId}`)}`;
 }
 
+/** A random secret created once in DATA_DIR (0600) and shared by the processes of this machine. */
+function loadOrCreateSecret(dataDir: string): string {
+  const file = path.resolve(dataDir, "auth-secret");
+  mkdirSync(path.dirname(file), { recursive: true });
+  try {
+    writeFileSync(file, randomBytes(32).toString("base64url"), { flag: "wx", mode: 0o600 });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+  }
+  return readFileSync(file, "utf8").trim();
+}
+
 /** A process-unique id, for per-process consumer groups. */
 export const instanceId = () => `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`;
 
@@ -118,7 +138,7 @@ export async function openDatabase(env: Env): Promise<DatabaseHandle> {
 export async function openEventLog(env: Env): Promise<EventLog> {
   if (env.KAFKA_BROKERS) {
     const { KafkaEventLog } = await import("@/lib/adapters/event-log/kafka");
-    return new KafkaEventLog({ brokers: env.KAFKA_BROKERS, clientId: env.KAFKA_CLIENT_ID });
+    return new KafkaEventLog({ brokers: env.KAFKA_BROKERS, clientId: env.KAFKA_CLIENT_ID, topicPrefix: env.KAFKA_TOPIC_PREFIX });
   }
   const { LocalEventLog } = await import("@/lib/adapters/event-log/local-log");
   return new LocalEventLog({ dir: path.resolve(env.DATA_DIR, "log") });
@@ -185,6 +205,14 @@ export async function createRuntime(env: Env, overrides: RuntimeOverrides = {}):
         },
       )
     : null;
+  const apiKeys = createApiKeyStore(db.db);
+  const accountDeps: AccountDeps = { accounts: createAccountStore(db.db), apiKeys, audit: createAuditStore(db.db) };
+  if (env.ADMIN_EMAIL && env.ADMIN_PASSWORD && overrides.only === undefined) {
+    if (await bootstrapAdmin(accountDeps, env.ADMIN_EMAIL, env.ADMIN_PASSWORD, clock.now())) {
+      log.info({ email: env.ADMIN_EMAIL }, "created the first admin from ADMIN_EMAIL");
+    }
+  }
+  const authSecret = env.NEXTAUTH_SECRET ?? (overrides.only === undefined ? loadOrCreateSecret(env.DATA_DIR) : "");
   let closing: Promise<void> | undefined;
   return {
     env,
@@ -193,7 +221,9 @@ export async function createRuntime(env: Env, overrides: RuntimeOverrides = {}):
     db,
     eventLog,
     segments,
-    apiKeys: createApiKeyStore(db.db),
+    apiKeys,
+    accountDeps,
+    authSecret,
     relay,
     memberships,
     history,

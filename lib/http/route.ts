@@ -4,6 +4,8 @@ import { AppError, formatPath, validationError, type FieldIssue } from "@/lib/er
 import { EventLogUnavailableError } from "@/lib/ports/event-log";
 import type { Actor, Scope } from "@/lib/ports/auth";
 import { authenticate, requireScope } from "@/lib/services/auth";
+import { roleScopes } from "@/lib/auth/roles";
+import { sessionTokenFromCookieHeader, sessionUserFromToken } from "@/lib/auth/token";
 import { runtime, type Runtime } from "@/lib/runtime";
 import { logger } from "@/lib/log";
 
@@ -142,6 +144,39 @@ export function toErrorResponse(error: unknown, traceId: string): Response {
 }
 
 /**
+ * A bearer token (API key) when the request carries one; otherwise the UI's session cookie, whose
+ * role maps to scopes. A cookie-authenticated write must come from this origin (no cross-site
+ * request can act with a marketer's session).
+ */
+async function authenticateRequest(rt: Runtime, req: Request, now: Date): Promise<Actor> {
+  const authorization = req.headers.get("authorization");
+  const token = authorization ? null : sessionTokenFromCookieHeader(req.headers.get("cookie"));
+  if (token) {
+    const user = await sessionUserFromToken(rt.accountDeps, rt.authSecret, token);
+    if (user) {
+      if (!SAFE_METHODS.has(req.method) && !sameOrigin(req)) {
+        throw new AppError("FORBIDDEN", "Cross-origin request refused", { field: "Origin", reason: "must match the host" });
+      }
+      return { id: `user:${user.id}`, scopes: roleScopes[user.role] };
+    }
+  }
+  return authenticate({ apiKeys: rt.apiKeys, adminApiKey: rt.env.ADMIN_API_KEY }, authorization, now);
+}
+
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+
+function sameOrigin(req: Request): boolean {
+  const origin = req.headers.get("origin");
+  const host = req.headers.get("x-forwarded-host") ?? req.headers.get("host");
+  if (!origin || !host) return false;
+  try {
+    return new URL(origin).host === host;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Wraps a route handler: trace id, authentication and scope, body and query parsing with zod,
  * and the single catch that answers every failure in the seed's error format.
  */
@@ -156,13 +191,7 @@ export function route<BS extends z.ZodType | undefined = undefined, QS extends z
       const rt = await runtime();
       const now = rt.clock.now();
       const actor: Actor =
-        options.scope === "public"
-          ? { id: "anonymous", scopes: [] }
-          : await authenticate(
-              { apiKeys: rt.apiKeys, adminApiKey: rt.env.ADMIN_API_KEY },
-              req.headers.get("authorization"),
-              now,
-            );
+        options.scope === "public" ? { id: "anonymous", scopes: [] } : await authenticateRequest(rt, req, now);
       if (options.scope !== "public") requireScope(actor, options.scope);
 
       let query: unknown = undefined;

@@ -25,20 +25,20 @@ export async function authenticate(deps: AuthDeps, authorization: string | null,
   if (!match) throw unauthorized("expected 'Bearer <key>'");
   const key = match[1]!;
   if (deps.adminApiKey && sameSecret(key, deps.adminApiKey)) {
-    return { id: "admin-api-key", scopes: ["admin", "read", "ingest"] };
+    return { id: "admin-api-key", scopes: ["admin", "read", "write", "ingest"] };
   }
   if (key.length > 512) throw unauthorized("invalid or revoked key");
   const stored = await deps.apiKeys.findActiveByHash(hashApiKey(key));
   if (!stored) throw unauthorized("invalid or revoked key");
   deps.apiKeys.touch(stored.id, now).catch(() => {});
-  const granted: Scope[] = stored.scopes.includes("admin") ? ["admin", "read", "ingest"] : stored.scopes;
+  const granted: Scope[] = stored.scopes.includes("admin") ? ["admin", "read", "write", "ingest"] : stored.scopes;
   return { id: `api-key:${stored.id}`, scopes: granted };
 }
 
 /** Throws 403 unless the actor holds `scope`. */
 export function requireScope(actor: Actor, scope: Scope): void {
   if (!actor.scopes.includes(scope)) {
-    throw new AppError("FORBIDDEN", `This key lacks the '${scope}' scope`, {
+    throw new AppError("FORBIDDEN", `This caller lacks the '${scope}' permission`, {
       field: "Authorization",
       reason: `requires scope '${scope}'`,
     });

@@ -8,6 +8,6 @@ export const GET = route({ scope: "read", query: listCampaignsQuerySchema }, asy
 );
 
 // POST /api/v1/campaigns — create a campaign (always DRAFT)
-export const POST = route({ scope: "admin", body: createCampaignSchema }, async ({ body, actor, traceId, now, rt }) =>
+export const POST = route({ scope: "write", body: createCampaignSchema }, async ({ body, actor, traceId, now, rt }) =>
   json(await createCampaign(rt.campaignDeps, body, { actor: actor.id, traceId, now }), 201),
 );

@@ -10,6 +10,6 @@ export const GET = route({ scope: "read", query: listSegmentsQuerySchema }, asyn
 });
 
 // POST /api/v1/segments — create an independent or derived segment
-export const POST = route({ scope: "admin", body: createSegmentSchema }, async ({ body, actor, traceId, now, rt }) =>
+export const POST = route({ scope: "write", body: createSegmentSchema }, async ({ body, actor, traceId, now, rt }) =>
   json(presentSegment(await createSegment(rt.segmentDeps, body, { actor: actor.id, traceId, now })), 201),
 );

@@ -8,12 +8,12 @@ export const GET = route({ scope: "read" }, async ({ params, rt }) =>
 );
 
 // PUT /api/v1/campaigns/{id} — replace the definition (DRAFT or PAUSED)
-export const PUT = route({ scope: "admin", body: updateCampaignSchema }, async ({ params, body, actor, traceId, now, rt }) =>
+export const PUT = route({ scope: "write", body: updateCampaignSchema }, async ({ params, body, actor, traceId, now, rt }) =>
   json(await updateCampaign(rt.campaignDeps, uuidParam(params, "campaignId", "Campaign"), body, { actor: actor.id, traceId, now })),
 );
 
 // DELETE /api/v1/campaigns/{id} — drafts only
-export const DELETE = route({ scope: "admin" }, async ({ params, actor, traceId, now, rt }) => {
+export const DELETE = route({ scope: "write" }, async ({ params, actor, traceId, now, rt }) => {
   await deleteCampaign(rt.campaignDeps, uuidParam(params, "campaignId", "Campaign"), { actor: actor.id, traceId, now });
   return json(null, 204);
 });

@@ -9,13 +9,13 @@ export const GET = route({ scope: "read" }, async ({ params, now, rt }) =>
 );
 
 // PUT /api/v1/segments/{id} — replace the definition (version + 1)
-export const PUT = route({ scope: "admin", body: updateSegmentSchema }, async ({ params, body, actor, traceId, now, rt }) => {
+export const PUT = route({ scope: "write", body: updateSegmentSchema }, async ({ params, body, actor, traceId, now, rt }) => {
   const id = uuidParam(params, "segmentId", "Segment");
   return json(presentSegment(await updateSegment(rt.segmentDeps, id, body, { actor: actor.id, traceId, now })));
 });
 
 // DELETE /api/v1/segments/{id} — members exit; refused while other segments reference it
-export const DELETE = route({ scope: "admin" }, async ({ params, actor, traceId, now, rt }) => {
+export const DELETE = route({ scope: "write" }, async ({ params, actor, traceId, now, rt }) => {
   await deleteSegment(rt.segmentDeps, uuidParam(params, "segmentId", "Segment"), { actor: actor.id, traceId, now });
   return json(null, 204);
 });
