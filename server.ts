@@ -8,6 +8,7 @@ import next from "next";
 import { logger } from "@/lib/log";
 import { onShutdown, parseEnvOrExit } from "@/lib/process";
 import { createRuntime, installRuntime } from "@/lib/runtime";
+import { startRealtime } from "@/lib/realtime/server";
 
 async function main() {
   const env = parseEnvOrExit();
@@ -34,6 +35,8 @@ async function main() {
     });
   });
   server.keepAliveTimeout = 65_000;
+  // WebSocket /ws/segments/{id}/realtime and /ws/users/{id}/segments (docs/realtime.md).
+  const realtime = await startRealtime(server, rt);
 
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -43,6 +46,7 @@ async function main() {
 
   onShutdown(async (signal) => {
     log.info({ signal }, "shutting down");
+    await realtime.close();
     await new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeAllConnections();
     await rt.close();
