@@ -112,6 +112,27 @@ export async function explainUserSegment(
   return { userId, at: now, ...explainSegment(definitions.get(root.id)!, definitions, events, now.getTime()) };
 }
 
+// GET /api/v1/users/{id}/events: the newest archived events of the last 24 hours (the archive's
+// retention); an unknown user has none. The archive is written by the segment processor right
+// after evaluation, so an event shows here once it has been evaluated.
+export async function recentUserEvents(deps: { events: UserEventArchive }, userId: string, limit: number, now: Date) {
+  const since = new Date(now.getTime() - DAY_MS);
+  const events = await deps.events.recent(userId, since.getTime(), limit);
+  return {
+    userId,
+    since,
+    data: events.map((e) => ({
+      eventId: e.eventId,
+      eventType: e.eventType,
+      timestamp: new Date(e.timestamp),
+      receivedAt: new Date(e.receivedAt),
+      attributes: e.attributes,
+      sessionId: e.sessionId ?? null,
+      deviceId: e.deviceId ?? null,
+    })),
+  };
+}
+
 // GET /api/v1/users/{id}/profile: 404 for a user without a profile.
 export async function getProfile(deps: { profiles: ProfileStore }, userId: string) {
   const profile = await deps.profiles.get(userId);
