@@ -5,7 +5,7 @@ export default defineConfig({
   resolve: { alias: { "@": fileURLToPath(new URL(".", import.meta.url)) } },
   test: {
     include: ["**/*.test.ts"],
-    exclude: ["node_modules/**", ".next/**", "data/**", ".cache/**", "e2e/**"],
+    exclude: ["node_modules/**", ".next/**", ".next-*/**", "data/**", ".cache/**", "test/e2e/**"],
     environment: "node",
     pool: "forks",
     testTimeout: 30_000,

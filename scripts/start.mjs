@@ -24,9 +24,10 @@ function fingerprint() {
   return hash.digest("hex");
 }
 
-const stampFile = path.join(root, ".next", "audience-manager.stamp");
+const distDir = path.join(root, process.env.NEXT_DIST_DIR || ".next");
+const stampFile = path.join(distDir, "audience-manager.stamp");
 const current = fingerprint();
-const built = existsSync(path.join(root, ".next", "BUILD_ID")) && existsSync(stampFile) && readFileSync(stampFile, "utf8") === current;
+const built = existsSync(path.join(distDir, "BUILD_ID")) && existsSync(stampFile) && readFileSync(stampFile, "utf8") === current;
 const env = { ...process.env, NEXT_TELEMETRY_DISABLED: "1", NODE_ENV: "production" };
 
 if (!built) {
