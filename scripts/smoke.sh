@@ -25,7 +25,7 @@ start() { # start <label> [VAR=value…]
   env "$@" PORT="$PORT" DATA_DIR="$DATA/data" ADMIN_API_KEY="$KEY" LOG_LEVEL=warn npm start >"$LOG" 2>&1 &
   pid=$!
   for _ in $(seq 1 600); do
-    if curl -fsS -o /dev/null "http://127.0.0.1:$PORT/segments" 2>/dev/null; then echo "[$label] serving on :$PORT"; return 0; fi
+    if curl -fsS -o /dev/null "http://127.0.0.1:$PORT/login" 2>/dev/null; then echo "[$label] serving on :$PORT"; return 0; fi
     kill -0 "$pid" 2>/dev/null || { cat "$LOG" >&2; echo "[$label] server exited" >&2; exit 1; }
     sleep 0.5
   done
@@ -54,9 +54,11 @@ run_case() { # run_case <label> [VAR=value…]
   expect_status 200 "$(api GET "/api/v1/segments/$id")" "[$label] read it back"
   expect_status 400 "$(api POST /api/v1/segments '{"name":"x","rules":[]}')" "[$label] invalid input"
   expect_status 401 "$(curl -sS -o /dev/null -w '%{http_code} ' "http://127.0.0.1:$PORT/api/v1/segments")" "[$label] no key"
-  page=$(curl -fsS "http://127.0.0.1:$PORT/segments")
-  grep -q "$name" <<<"$page" || { echo "FAIL [$label] the segments page does not list the new segment" >&2; exit 1; }
-  echo "ok   [$label] the segments page lists it"
+  page=$(curl -fsS "http://127.0.0.1:$PORT/login")
+  grep -q "Sign in" <<<"$page" || { echo "FAIL [$label] the sign-in page does not render" >&2; exit 1; }
+  where=$(curl -sS -o /dev/null -w '%{http_code} %{redirect_url}' "http://127.0.0.1:$PORT/segments")
+  [[ "$where" =~ ^30[27]\ .*/login ]] || { echo "FAIL [$label] a signed-out visit to /segments gave '$where', not a redirect to /login" >&2; exit 1; }
+  echo "ok   [$label] the UI serves its sign-in page and guards the rest"
   stop
   start "$@"
   expect_status 200 "$(api GET "/api/v1/segments/$id")" "[$label] still there after a restart"
