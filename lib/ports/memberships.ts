@@ -38,8 +38,8 @@ export interface MembershipStore {
   apply(changes: readonly MembershipChange[]): Promise<void>;
   /** The user's current memberships (empty for an unknown user). */
   segmentsOf(userId: string): Promise<CurrentMembership[]>;
-  /** A segment's current members in user-id order, after the cursor. */
-  members(segmentId: string, page: { after?: string; limit: number }): Promise<MemberPage>;
+  /** A segment's current members in user-id order, after the cursor; only ids starting with `prefix` when given. */
+  members(segmentId: string, page: { after?: string; limit: number; prefix?: string }): Promise<MemberPage>;
   countMembers(segmentId: string): Promise<number>;
   /** Forgets every membership of the user. */
   eraseUser(userId: string): Promise<void>;

@@ -69,8 +69,8 @@ export async function userSegmentHistory(
   };
 }
 
-// GET /api/v1/segments/{id}/members
-export async function segmentMembers(deps: UserQueryDeps, segmentId: string, page: { after?: string; limit: number }) {
+// GET /api/v1/segments/{id}/members (search: user ids starting with it)
+export async function segmentMembers(deps: UserQueryDeps, segmentId: string, page: { after?: string; limit: number; prefix?: string }) {
   const segment = await deps.segments.get(segmentId);
   if (!segment) throw notFound("Segment", segmentId);
   const result = await deps.memberships.members(segmentId, page);

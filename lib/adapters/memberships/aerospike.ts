@@ -186,9 +186,13 @@ export function memberRow(bins: Record<string, unknown> | null | undefined, segm
  * Pages collected members in user-id order after the cursor (the last user id of the previous
  * page), like the PostgreSQL adapter: `next` is the page's last user id when more follow.
  */
-export function pageMembers(rows: readonly MemberRow[], page: { after?: string; limit: number }): MemberPage {
+export function pageMembers(rows: readonly MemberRow[], page: { after?: string; limit: number; prefix?: string }): MemberPage {
   const unique = new Map<string, MemberRow>();
-  for (const r of rows) if (page.after === undefined || r.userId > page.after) unique.set(r.userId, r);
+  for (const r of rows) {
+    if (page.after !== undefined && !(r.userId > page.after)) continue;
+    if (page.prefix && !r.userId.startsWith(page.prefix)) continue;
+    unique.set(r.userId, r);
+  }
   const sorted = [...unique.values()].sort((a, b) => byString(a.userId, b.userId));
   const limit = Math.max(0, page.limit);
   const members = sorted.slice(0, limit).map((r) => ({ userId: r.userId, enteredAt: new Date(r.enteredAtMs) }));

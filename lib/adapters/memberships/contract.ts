@@ -90,6 +90,13 @@ export function membershipStoreContract(name: string, make: () => Promise<Member
       expect(first.next).toBe(users[9]);
       await f.store.apply(users.slice(0, 5).map((u) => change(u, b, "exit", T + 100)));
       expect(await f.store.countMembers(b)).toBe(before - 5);
+      // A search by user-id prefix pages the same way.
+      const found = await f.store.members(b, { prefix: `${prefix}-1`, limit: 4 });
+      expect(found.members.map((m) => m.userId)).toEqual(users.slice(10, 14));
+      expect(found.next).toBe(users[13]);
+      const rest = await f.store.members(b, { prefix: `${prefix}-1`, after: found.next!, limit: 10 });
+      expect(rest.members.map((m) => m.userId)).toEqual(users.slice(14, 20));
+      expect(rest.next).toBeNull();
     });
 
     it("erases a user", async () => {

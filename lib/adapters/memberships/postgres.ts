@@ -65,11 +65,12 @@ export function createPgMembershipStore(db: Database): MembershipStore {
       );
     },
 
-    async members(segmentId, { after, limit }) {
+    async members(segmentId, { after, limit, prefix }) {
       const r = await rows<{ user_id: string; entered_at: string | Date }>(
         db,
         sql`select user_id, entered_at from user_segment_memberships
             where segment_id = ${segmentId} ${after !== undefined ? sql`and user_id > ${after}` : sql``}
+              ${prefix ? sql`and starts_with(user_id, ${prefix})` : sql``}
             order by user_id limit ${limit + 1}`,
       );
       const page = r.slice(0, limit).map((x) => ({ userId: x.user_id, enteredAt: new Date(x.entered_at) }));
