@@ -84,4 +84,18 @@ describe("sign-in, roles and administration in the browser", () => {
       await v.browser.close();
     }
   });
+
+  it("fits a tablet: the navigation moves above the page", async () => {
+    const t = await openBrowser({ width: 820, height: 1180 });
+    try {
+      await signIn(t.page, app.baseUrl);
+      await t.page.goto(`${app.baseUrl}/admin`);
+      await t.page.getByRole("heading", { name: "Admin" }).waitFor();
+      const overflow = await t.page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      expect(overflow).toBeLessThanOrEqual(0);
+      await shot(t.page, "admin-tablet");
+    } finally {
+      await t.browser.close();
+    }
+  });
 });
