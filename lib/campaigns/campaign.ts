@@ -221,6 +221,43 @@ export function batchSendKey(k: { campaignId: string; runId: string; userId: str
 export const previewCampaignSchema = z.object({ userId: z.string(stringError).trim().min(1, { message: "must not be empty" }).max(256) }).strict();
 export type PreviewCampaignInput = z.output<typeof previewCampaignSchema>;
 
+/**
+ * POST /api/v1/campaigns/preview: render a campaign that is not saved (yet) for one user, so the
+ * editor can preview as the author types. The same template and subject checks as a save.
+ */
+export const previewDraftSchema = z
+  .object(
+    {
+      userId: previewCampaignSchema.shape.userId,
+      name: z.string({ error: "must be a string" }).trim().max(200, { message: "must be at most 200 characters" }).optional(),
+      segmentId: uuidSchema.nullable().optional(),
+      channelType: z.enum(channelTypes, enumMessage(channelTypes)),
+      subject: subjectSchema.nullable().optional(),
+      template: templateSchema,
+    },
+    { error: objectError },
+  )
+  .strict()
+  .superRefine((c, ctx) => {
+    if (c.channelType === "email" && (c.subject === undefined || c.subject === null)) {
+      ctx.addIssue({ code: "custom", path: ["subject"], message: "is required for an email campaign" });
+    }
+  });
+export type PreviewDraftInput = z.output<typeof previewDraftSchema>;
+
+/** GET /api/v1/campaigns/{id}/sends: newest first, cursor `before` (a send id), optional status. */
+export const campaignSendsQuerySchema = z.object({
+  limit: z.coerce
+    .number({ error: "must be a number" })
+    .int({ message: "must be a whole number" })
+    .min(1, { message: "must be at least 1" })
+    .max(200, { message: "must be at most 200" })
+    .default(50),
+  before: z.coerce.number({ error: "must be a number" }).int({ message: "must be a whole number" }).min(1).optional(),
+  status: z.enum(["queued", "sending", "sent", "failed", "skipped"], enumMessage(["queued", "sending", "sent", "failed", "skipped"])).optional(),
+});
+export type CampaignSendsQuery = z.output<typeof campaignSendsQuerySchema>;
+
 /** GET /api/v1/campaigns/{id}/analytics */
 export const campaignAnalyticsQuerySchema = z.object({
   bucket: z.enum(["hour", "day"], enumMessage(["hour", "day"])).default("hour"),

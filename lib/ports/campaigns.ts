@@ -20,6 +20,21 @@ export interface Campaign {
   updatedAt: Date;
 }
 
+/** One send as the campaign detail page lists it. */
+export interface CampaignSendView {
+  id: number;
+  userId: string;
+  channel: ChannelType;
+  runId: string | null;
+  status: "queued" | "sending" | "sent" | "failed" | "skipped";
+  reason: string | null;
+  attempts: number;
+  createdAt: Date;
+  updatedAt: Date;
+  sentAt: Date | null;
+  nextAttemptAt: Date | null;
+}
+
 export interface DeliveryStats {
   byStatus: Record<"queued" | "sending" | "sent" | "failed" | "skipped", number>;
   total: number;
@@ -42,6 +57,11 @@ export interface CampaignStore {
   get(id: string): Promise<Campaign | null>;
   list(query: ListCampaignsQuery): Promise<{ items: Campaign[]; total: number }>;
   deliveryStats(id: string): Promise<DeliveryStats>;
+  /** The campaign's sends, newest first (by id), below the cursor `before`; optionally of one status. */
+  sends(
+    id: string,
+    page: { before?: number; limit: number; status?: CampaignSendView["status"] },
+  ): Promise<{ items: CampaignSendView[]; next: number | null }>;
   /**
    * Sends per time bucket and status, by channel, since `since`; and how many sent messages were
    * followed by an `orders` event of the same user within `conversionWindowMs`.

@@ -5,6 +5,8 @@ import {
   statusTransitionError,
   type ChannelType,
   type CampaignAnalyticsQuery,
+  type CampaignSendsQuery,
+  type PreviewDraftInput,
   type CreateCampaignInput,
   type ListCampaignsQuery,
   type UpdateCampaignInput,
@@ -233,28 +235,25 @@ export async function listCampaigns(deps: CampaignDeps, query: ListCampaignsQuer
   };
 }
 
-// POST /api/v1/campaigns/{id}/preview: the message as this user would get it, or why not.
-export async function previewCampaign(
-  deps: CampaignDeps & { profiles: ProfileStore; segments: Pick<SegmentStore, "names"> },
-  id: string,
-  userId: string,
-) {
-  const campaign = await deps.campaigns.get(id);
-  if (!campaign) throw notFound("Campaign", id);
+type PreviewDeps = CampaignDeps & { profiles: ProfileStore; segments: Pick<SegmentStore, "names"> };
+type Renderable = Pick<Campaign, "name" | "channelType" | "subject" | "template"> & { segmentId: string | null };
+
+/** The message as this user would get it, or a 400 naming why it cannot be rendered. */
+async function renderForUser(deps: PreviewDeps, campaign: Renderable, userId: string) {
   const profile = await deps.profiles.get(userId);
   if (!profile) throw notFound("Profile of user", userId);
-  const names = await deps.segments.names([campaign.segmentId]);
+  const names = campaign.segmentId ? await deps.segments.names([campaign.segmentId]) : new Map<string, string>();
   const context: TemplateContext = {
     user: { email: profile.email, phone: profile.phone, attributes: profile.attributes },
-    segment: { name: names.get(campaign.segmentId) ?? null },
+    segment: { name: campaign.segmentId ? (names.get(campaign.segmentId) ?? null) : null },
     campaign: { name: campaign.name },
   };
   try {
     if (campaign.channelType === "email") {
-      return { campaignId: id, userId, channel: campaign.channelType, to: profile.email, ...renderEmail({ subject: campaign.subject ?? campaign.name, template: campaign.template }, context) };
+      return { userId, channel: campaign.channelType, to: profile.email, ...renderEmail({ subject: campaign.subject ?? campaign.name, template: campaign.template }, context) };
     }
     const body = renderTemplate(campaign.template, context, { escape: "none" });
-    return { campaignId: id, userId, channel: campaign.channelType, to: campaign.channelType === "sms" ? profile.phone : null, body };
+    return { userId, channel: campaign.channelType, to: campaign.channelType === "sms" ? profile.phone : null, body };
   } catch (error) {
     if (error instanceof TemplateError) {
       throw new AppError("VALIDATION_ERROR", `The template cannot be rendered for this user: ${error.message}`, {
@@ -264,6 +263,34 @@ export async function previewCampaign(
     }
     throw error;
   }
+}
+
+// POST /api/v1/campaigns/{id}/preview: the message as this user would get it, or why not.
+export async function previewCampaign(deps: PreviewDeps, id: string, userId: string) {
+  const campaign = await deps.campaigns.get(id);
+  if (!campaign) throw notFound("Campaign", id);
+  return { campaignId: id, ...(await renderForUser(deps, campaign, userId)) };
+}
+
+// POST /api/v1/campaigns/preview: an unsaved draft (the editor's live preview), rendered the
+// same way; the template was checked by the schema like a save would.
+export async function previewDraft(deps: PreviewDeps, input: PreviewDraftInput) {
+  const draft: Renderable = {
+    name: input.name || "Untitled campaign",
+    channelType: input.channelType,
+    subject: input.subject ?? null,
+    template: input.template,
+    segmentId: input.segmentId ?? null,
+  };
+  return { campaignId: null, ...(await renderForUser(deps, draft, input.userId)) };
+}
+
+// GET /api/v1/campaigns/{id}/sends: newest first, paged by send id.
+export async function campaignSends(deps: CampaignDeps, id: string, query: CampaignSendsQuery) {
+  const campaign = await deps.campaigns.get(id);
+  if (!campaign) throw notFound("Campaign", id);
+  const { items, next } = await deps.campaigns.sends(id, query);
+  return { campaignId: id, data: items, next };
 }
 
 // GET /api/v1/campaigns/{id}/analytics

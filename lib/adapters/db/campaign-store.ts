@@ -1,4 +1,4 @@
-import { and, count, desc, eq, inArray, sql } from "drizzle-orm";
+import { and, count, desc, eq, inArray, lt, sql } from "drizzle-orm";
 import type { Database } from "@/db/client";
 import { auditLog, campaignSends, campaigns, segments } from "@/db/schema";
 import type { CampaignPolicy } from "@/lib/campaigns/policy";
@@ -126,6 +126,31 @@ export function createCampaignStore(db: Database): CampaignStore {
           ),
         );
       return rows.map(toCampaign);
+    },
+    sends: async (id, { before, limit, status }) => {
+      const filters = [eq(campaignSends.campaignId, id)];
+      if (before !== undefined) filters.push(lt(campaignSends.id, before));
+      if (status) filters.push(eq(campaignSends.status, status));
+      const rows = await db
+        .select()
+        .from(campaignSends)
+        .where(and(...filters))
+        .orderBy(desc(campaignSends.id))
+        .limit(limit + 1);
+      const items = rows.slice(0, limit).map((r) => ({
+        id: r.id,
+        userId: r.userId,
+        channel: r.channel,
+        runId: r.runId,
+        status: r.status,
+        reason: r.reason,
+        attempts: r.attempts,
+        createdAt: r.createdAt,
+        updatedAt: r.updatedAt,
+        sentAt: r.sentAt,
+        nextAttemptAt: r.nextAttemptAt,
+      }));
+      return { items, next: rows.length > limit ? items[items.length - 1]!.id : null };
     },
     deliveryStats: async (id) => {
       const rows = await db
