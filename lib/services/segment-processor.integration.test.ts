@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { installRuntime, uninstallRuntime } from "@/lib/runtime";
-import { TOPICS } from "@/lib/topics";
+import { randomUUID } from "node:crypto";
+import { sql } from "drizzle-orm";
+import { TOPICS, type DeadLetter } from "@/lib/topics";
 import { engineCases, openTestRuntime } from "@/test/support/engines";
 import { eventually } from "@/test/support/wait";
 import { call } from "@/test/support/http";
@@ -21,6 +23,7 @@ describe.each(engineCases)("pipeline on $name: events in → memberships, histor
   const run = Math.random().toString(36).slice(2, 8);
   const user = (n: string) => `${n}-${run}`;
   const published: MembershipMessage[] = [];
+  const deadLetters: { headers: Record<string, string>; letter: DeadLetter }[] = [];
   let closeSub: () => Promise<void> = async () => {};
 
   const create = async (body: unknown) => {
@@ -52,7 +55,18 @@ describe.each(engineCases)("pipeline on $name: events in → memberships, histor
         }
       },
     });
-    closeSub = () => sub.close();
+    const dead = await env.log.subscribe({
+      groupId: `pipeline-test-dead-${run}`,
+      topics: [TOPICS.deadLetters],
+      fromBeginning: false,
+      handleBatch: async (batch) => {
+        for (const m of batch.messages) deadLetters.push({ headers: m.headers ?? {}, letter: JSON.parse(m.value) as DeadLetter });
+      },
+    });
+    closeSub = async () => {
+      await sub.close();
+      await dead.close();
+    };
   });
   afterAll(async () => {
     await closeSub();
@@ -199,6 +213,109 @@ describe.each(engineCases)("pipeline on $name: events in → memberships, histor
     // The explanation agrees with the engine.
     await eventually(() => segmentsOf(u), (segs) => segs.includes(derived.id), "the engine's verdict");
     expect((await call(explain.GET, "GET", { params: { userId: u, segmentId: "not-a-uuid" } })).status).toBe(404);
+  }, 60_000);
+
+  it("dead-letters a foreign segment definition and garbage events, and goes on with the next valid events", async () => {
+    const p = env.rt.processor!;
+    // Another deployment's definition on the same topic: this database has no such segment.
+    const foreignId = randomUUID();
+    const foreignUpdate = {
+      kind: "created",
+      segmentId: foreignId,
+      version: 1,
+      at: new Date().toISOString(),
+      definition: {
+        id: foreignId, name: `foreign ${run}`, description: null, type: "INDEPENDENT", active: true, version: 1,
+        rules: [{ eventType: "clicks", attribute: "count", field: null, operator: "GTE", value: 1, windowMinutes: 60 }],
+        logicalExpression: null, expressionTree: null, dependencies: [],
+      },
+    };
+    await env.log.append(TOPICS.segmentUpdates, [{ key: foreignId, value: JSON.stringify(foreignUpdate) }]);
+    const foreign = await eventually(
+      async () => deadLetters.find((d) => d.letter.source?.key === foreignId),
+      (d) => d !== undefined,
+      "the foreign definition in dead-letters",
+    );
+    expect(foreign!.letter).toMatchObject({ consumer: "segment-processor", reason: "unknown-segment", source: { topic: TOPICS.segmentUpdates } });
+    expect(foreign!.headers).toMatchObject({ reason: "unknown-segment", "original-topic": TOPICS.segmentUpdates });
+    expect(JSON.parse(foreign!.letter.value)).toEqual(foreignUpdate);
+    expect(p.hasDefinition(foreignId, 1)).toBe(false);
+
+    const mine = await create({ name: `clicked ${run}`, rules: [{ eventType: "clicks", attribute: "count", operator: "GTE", value: 1, windowMinutes: 60 }] });
+    await env.rt.relay.flush();
+    await eventually(async () => p.hasDefinition(mine.id, 1), (ok) => ok, "definition");
+
+    // Garbage on user-events, keyed like the next valid event so it sits in front of it in the same partition.
+    const u = user("after-garbage");
+    const before = p.status();
+    await env.log.append(TOPICS.userEvents, [
+      { key: u, value: "{not json" },
+      { key: u, value: JSON.stringify({ userId: u, eventType: "teleports", timestamp: Date.now() }) },
+    ]);
+    await send([{ userId: u, eventType: "clicks", timestamp: Date.now(), attributes: {} }]);
+    expect(await eventually(() => segmentsOf(u), (s) => s.includes(mine.id), "membership after the garbage")).toContain(mine.id);
+    const garbage = await eventually(
+      async () => deadLetters.filter((d) => d.letter.source?.topic === TOPICS.userEvents && d.letter.source.key === u),
+      (d) => d.length === 2,
+      "garbage in dead-letters",
+    );
+    expect(garbage.map((d) => d.letter.reason)).toEqual(["unparseable", "unparseable"]);
+    expect(garbage.map((d) => d.letter.value)).toEqual(["{not json", expect.stringContaining("teleports")]);
+    const [a, b] = garbage.map((d) => BigInt(d.headers["original-offset"]!));
+    expect(b).toBe(a! + 1n);
+    expect(garbage[0]!.headers["original-partition"]).toBe(String(garbage[0]!.letter.source!.partition));
+    // Nothing was written for the foreign segment, and the counts show what was given up on.
+    expect(published.some((m) => m.segmentId === foreignId)).toBe(false);
+    const after = p.status();
+    expect(after.eventsRejected - before.eventsRejected).toBe(2);
+    expect((after.deadLetters.unparseable ?? 0) - (before.deadLetters.unparseable ?? 0)).toBe(2);
+    expect(after.deadLetters["unknown-segment"]).toBeGreaterThanOrEqual(1);
+  }, 60_000);
+
+  it("dead-letters transitions of a segment that vanished from the database, and keeps the partition moving", async () => {
+    const p = env.rt.processor!;
+    const doomed = await create({ name: `doomed ${run}`, rules: [{ eventType: "installs", attribute: "count", operator: "GTE", value: 2, windowMinutes: 60 }] });
+    const kept = await create({ name: `kept ${run}`, rules: [{ eventType: "installs", attribute: "count", operator: "GTE", value: 1, windowMinutes: 60 }] });
+    await env.rt.relay.flush();
+    await eventually(async () => p.hasDefinition(doomed.id, 1) && p.hasDefinition(kept.id, 1), (ok) => ok, "definitions");
+    // Gone behind the processor's back (a hard delete): its transitions now fail on the foreign key.
+    await env.db.db.execute(sql`delete from segments where id = ${doomed.id}`);
+    const u = user("installer");
+    const now = Date.now();
+    await send([0, 1].map((i) => ({ userId: u, eventType: "installs", timestamp: now - 10 + i, attributes: {} })));
+    const letter = await eventually(
+      async () => deadLetters.find((d) => d.headers.reason === "unknown-segment" && d.letter.source === undefined && d.letter.value.includes(doomed.id)),
+      (d) => d !== undefined,
+      "the doomed segment's transitions in dead-letters",
+    );
+    expect(letter!.letter.error).toMatch(/foreign key/);
+    const segs = await eventually(() => segmentsOf(u), (s) => s.includes(kept.id), "the other segment's membership");
+    expect(segs).not.toContain(doomed.id);
+    // The partition is not stuck: the next event of the same user is applied.
+    const more = await create({ name: `installs3 ${run}`, rules: [{ eventType: "installs", attribute: "count", operator: "GTE", value: 3, windowMinutes: 60 }] });
+    await env.rt.relay.flush();
+    await eventually(async () => p.hasDefinition(more.id, 1), (ok) => ok, "definition");
+    await send([{ userId: u, eventType: "installs", timestamp: Date.now(), attributes: {} }]);
+    expect(await eventually(() => segmentsOf(u), (s) => s.includes(more.id), "entry after the failure")).toContain(kept.id);
+    expect(p.status().deadLetters["unknown-segment"]).toBeGreaterThanOrEqual(1);
+  }, 60_000);
+
+  it("counts events older than 24 h at arrival as dropped late, and applies nothing from them", async () => {
+    const p = env.rt.processor!;
+    const seg = await create({ name: `late orders ${run}`, rules: [{ eventType: "orders", attribute: "count", operator: "GTE", value: 1, windowMinutes: 1440 }] });
+    await env.rt.relay.flush();
+    await eventually(async () => p.hasDefinition(seg.id, 1), (ok) => ok, "definition");
+    const before = p.status().eventsDroppedLate;
+    // The API refuses such events; one can still arrive late through the log (a producer that buffered it).
+    const u = user("late");
+    const now = Date.now();
+    await env.log.append(TOPICS.userEvents, [
+      { key: u, value: JSON.stringify({ eventId: randomUUID(), userId: u, eventType: "orders", timestamp: now - 25 * 3600_000, attributes: {}, receivedAt: now - 25 * 3600_000 }) },
+    ]);
+    await eventually(async () => p.status().eventsDroppedLate, (n) => n === before + 1, "the late event counted");
+    await p.idle();
+    expect(await segmentsOf(u)).toEqual([]);
+    expect(await env.rt.events.recent(u, 0, 10)).toEqual([]);
   }, 60_000);
 
   it("stores profiles: 404 before, 201 on create, 200 on replace, 400 with the field", async () => {

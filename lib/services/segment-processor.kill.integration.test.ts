@@ -17,7 +17,7 @@ import type { IngestedEvent } from "@/lib/events/schema";
 import { createSegmentSchema } from "@/lib/segments/definition";
 import { definitionOf } from "@/lib/segments/model";
 import { createSegment } from "@/lib/services/segments";
-import { TOPICS } from "@/lib/topics";
+import { ALL_TOPICS, TOPICS } from "@/lib/topics";
 
 const databaseUrl = process.env.DATABASE_URL;
 const brokers = process.env.KAFKA_BROKERS;
@@ -27,9 +27,10 @@ const suite = databaseUrl && brokers ? describe : describe.skip;
 suite("segment processor SIGKILLed mid-stream (PostgreSQL + Kafka)", () => {
   const run = randomBytes(4).toString("hex");
   const dbName = `am_kill_${run}`;
+  const topicPrefix = `am-kill-${run}.`;
   let admin: DatabaseHandle;
   let db: DatabaseHandle;
-  let log: KafkaEventLog;
+  const logs: KafkaEventLog[] = [];
   const children: ChildProcess[] = [];
 
   beforeAll(async () => {
@@ -39,12 +40,14 @@ suite("segment processor SIGKILLed mid-stream (PostgreSQL + Kafka)", () => {
     url.pathname = `/${dbName}`;
     db = await openPostgres(url.toString());
     await db.migrate();
-    log = new KafkaEventLog({ brokers: brokers!.split(","), clientId: `kill-test-${run}` });
   }, 120_000);
 
   afterAll(async () => {
     for (const c of children) c.kill("SIGKILL");
-    await log?.close();
+    for (const log of logs) {
+      await log.deleteTopics(ALL_TOPICS).catch(() => undefined);
+      await log.close();
+    }
     await db?.close();
     await admin?.exec(`drop database if exists ${dbName} with (force)`);
     await admin?.close();
@@ -55,6 +58,11 @@ suite("segment processor SIGKILLed mid-stream (PostgreSQL + Kafka)", () => {
     ["rebalance" as const, "converges when a second process joins mid-stream and partitions move"],
   ])("%s: %s", async (mode, _title) => {
     const tag = `${mode}-${run}`;
+    // Topics of its own (its workers get the same KAFKA_TOPIC_PREFIX): neither the other case's
+    // workers nor anything else on the broker reach them.
+    const prefix = `${topicPrefix}${mode}.`;
+    const log = new KafkaEventLog({ brokers: brokers!.split(","), clientId: `kill-test-${tag}`, topicPrefix: prefix });
+    logs.push(log);
     const store = createSegmentStore(db.db);
     const ctx = { actor: "test", traceId: "kill-test", now: new Date() };
     const defs = [
@@ -78,6 +86,7 @@ suite("segment processor SIGKILLed mid-stream (PostgreSQL + Kafka)", () => {
     const env = {
       DATABASE_URL: testDbUrl.toString(),
       KAFKA_BROKERS: brokers!,
+      KAFKA_TOPIC_PREFIX: prefix,
       TEST_PROCESSOR_GROUP: `kill-test-${tag}`,
       TEST_CHECKPOINT_MS: "150",
     };

@@ -9,6 +9,14 @@
  * from the checkpoint and replays the rest; the engine is deterministic (evaluation instants
  * come from message timestamps and due times), so the replay re-derives the same transitions
  * with the same instants, and every write downstream is idempotent.
+ *
+ * Failures: what can never succeed is dead-lettered (`dead-letters`, a {@link DeadLetter}
+ * envelope naming where it came from and why) and counted, then processing moves on — a message
+ * that does not parse, a definition of a segment this database does not have (another
+ * deployment's, on a shared broker), a write the database refuses for its data (SQLSTATE class
+ * 22/23, isolated by bisection so only the offending rows go). Everything else (connections,
+ * timeouts, serialization failures, the log being down) is retried with a capped back-off:
+ * the batch is handed over again by the event log, time-driven work waits out the back-off.
  */
 import { promisify } from "node:util";
 import { gunzip, gzip } from "node:zlib";
@@ -17,14 +25,15 @@ import { compileRuleSet, type EngineDefinition } from "@/lib/evaluation/ruleset"
 import { ingestedEventSchema, userKnownMessageSchema } from "@/lib/events/schema";
 import type { CheckpointStore } from "@/lib/ports/checkpoints";
 import type { Clock } from "@/lib/ports/clock";
-import type { ConsumedBatch, EventLog, PartitionRef, Subscription } from "@/lib/ports/event-log";
+import type { ConsumedBatch, ConsumedMessage, EventLog, LogMessage, PartitionRef, Subscription } from "@/lib/ports/event-log";
 import type { MembershipChange, MembershipHistory, MembershipStore } from "@/lib/ports/memberships";
 import type { SegmentStore } from "@/lib/ports/segments";
 import type { UserEventArchive } from "@/lib/ports/user-events";
 import type { EvaluationProgressStore } from "@/lib/ports/evaluation-progress";
 import type { IngestedEvent } from "@/lib/events/schema";
 import { segmentUpdateMessageSchema, type SegmentUpdateMessage } from "@/lib/segments/model";
-import { TOPICS } from "@/lib/topics";
+import { TOPICS, type DeadLetter } from "@/lib/topics";
+import { errorText, isForeignKeyViolation, isPermanentError } from "@/lib/services/failure";
 
 const gzipAsync = promisify(gzip);
 const gunzipAsync = promisify(gunzip);
@@ -37,7 +46,8 @@ export interface ProcessorLogger {
 
 export interface SegmentProcessorDeps {
   eventLog: EventLog;
-  segments: Pick<SegmentStore, "evaluationDefinitions">;
+  /** `names` tells which segments exist here (a definition change for any other is dead-lettered). */
+  segments: Pick<SegmentStore, "evaluationDefinitions" | "names">;
   memberships: MembershipStore;
   history: MembershipHistory;
   checkpoints: CheckpointStore;
@@ -79,7 +89,10 @@ export interface ProcessorStatus {
   staleUsers: number;
   eventsApplied: number;
   eventsDroppedLate: number;
+  /** Unparseable `user-events` messages (dead-lettered). */
   eventsRejected: number;
+  /** Messages and writes given up on and published to `dead-letters`, by reason. */
+  deadLetters: Record<string, number>;
   transitions: number;
   timerFires: number;
   generation: number;
@@ -107,6 +120,11 @@ interface PartitionState {
   pending: Transition[];
   /** Applied events not yet archived (likewise). */
   pendingEvents: IngestedEvent[];
+  /** Dead letters not yet published (likewise). */
+  pendingDeadLetters: LogMessage[];
+  /** Consecutive failed persists, and when the next attempt is due (time-driven work backs off). */
+  failures: number;
+  retryAt: number;
   lastCheckpointAt: number;
   checkpointedOffset: bigint | null;
   commit: ((offset: string) => Promise<void>) | null;
@@ -128,6 +146,9 @@ export async function startSegmentProcessor(
   let definitions: Definitions | null = null;
   const bufferedUpdates: SegmentUpdateMessage[] = [];
   let eventsRejected = 0;
+  const deadLetterCounts = new Map<string, number>();
+  /** Segments a write found missing from this database: their transitions are dropped. */
+  const foreign = new Set<string>();
   let closed = false;
   const backfill = new Map<string, { version: number; total: number }>();
 
@@ -137,33 +158,158 @@ export async function startSegmentProcessor(
     return run;
   };
 
+  // ---- dead letters ----------------------------------------------------------------------
+
+  function deadLetter(reason: string, error: string, value: string, key: string, source?: ConsumedMessage): LogMessage {
+    deadLetterCounts.set(reason, (deadLetterCounts.get(reason) ?? 0) + 1);
+    const letter: DeadLetter = {
+      consumer: "segment-processor",
+      ...(source
+        ? { source: { topic: source.topic, partition: source.partition, offset: source.offset, key: source.key, timestamp: source.timestamp } }
+        : {}),
+      reason,
+      error,
+      value,
+      at: Date.now(),
+    };
+    const headers: Record<string, string> = { reason, consumer: "segment-processor" };
+    if (source) {
+      headers["original-topic"] = source.topic;
+      headers["original-partition"] = String(source.partition);
+      headers["original-offset"] = source.offset;
+    }
+    log.warn({ reason, error, key, ...(source ? { topic: source.topic, partition: source.partition, offset: source.offset } : {}) }, "dead-lettered");
+    return { key, value: JSON.stringify(letter), headers };
+  }
+
+  async function flushDeadLetters(st: PartitionState): Promise<void> {
+    if (st.pendingDeadLetters.length === 0) return;
+    await deps.eventLog.append(TOPICS.deadLetters, st.pendingDeadLetters);
+    st.pendingDeadLetters = [];
+  }
+
+  /**
+   * Writes `items` with `write`; a permanent failure (SQLSTATE class 22/23) is narrowed down by
+   * halving until the offending items are alone, which go to `bad`. Order is kept (left half
+   * first), so an ordered write (memberships, history) stays correct. Transient failures throw.
+   */
+  async function isolating<T>(items: T[], write: (xs: T[]) => Promise<void>, bad: (x: T, error: unknown) => void): Promise<T[]> {
+    if (items.length === 0) return items;
+    try {
+      await write(items);
+      return items;
+    } catch (error) {
+      if (!isPermanentError(error)) throw error;
+      if (items.length === 1) {
+        bad(items[0]!, error);
+        return [];
+      }
+      const mid = items.length >> 1;
+      const left = await isolating(items.slice(0, mid), write, bad);
+      const right = await isolating(items.slice(mid), write, bad);
+      return left.concat(right);
+    }
+  }
+
   // ---- persistence -----------------------------------------------------------------------
 
+  const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+  /** The ids among `ids` that this database has no segment for. */
+  async function unknownSegments(ids: Iterable<string>): Promise<Set<string>> {
+    const all = [...new Set(ids)];
+    const shaped = all.filter((id) => UUID.test(id));
+    const found = shaped.length > 0 ? await deps.segments.names(shaped) : new Map<string, string>();
+    return new Set(all.filter((id) => !found.has(id)));
+  }
+
+  /** Stops evaluating segments this database does not have (their members exit, unrecorded). */
+  function forgetSegments(ids: Set<string>): void {
+    for (const id of ids) foreign.add(id);
+    if (!definitions) return;
+    const changed = [...ids].filter((id) => known.has(id) && !known.get(id)!.deleted);
+    if (changed.length === 0) return;
+    for (const id of changed) known.set(id, { ...known.get(id)!, deleted: true });
+    const next = compileRuleSet({ definitions: known.values(), previous: definitions.ruleSet });
+    definitions.install(next, changed.map((id) => ({ slot: next.segments.get(id)!.slot, cause: "deleted" as const })));
+    scheduleBackfill();
+  }
+
+  /** Memberships then history; a permanent failure dead-letters only the transitions it is about. */
+  async function writeChanges(st: PartitionState, changes: MembershipChange[]): Promise<MembershipChange[]> {
+    const write = async (xs: MembershipChange[]) => {
+      await deps.memberships.apply(xs);
+      await deps.history.record(xs);
+    };
+    try {
+      await write(changes);
+      return changes;
+    } catch (error) {
+      if (!isPermanentError(error)) throw error;
+      if (isForeignKeyViolation(error)) {
+        const missing = await unknownSegments(changes.map((c) => c.segmentId));
+        if (missing.size > 0) {
+          for (const id of missing) {
+            const dropped = changes.filter((c) => c.segmentId === id);
+            st.pendingDeadLetters.push(
+              deadLetter("unknown-segment", errorText(error), JSON.stringify(dropped.slice(0, 100)), id),
+            );
+          }
+          forgetSegments(missing);
+          return writeChanges(st, changes.filter((c) => !missing.has(c.segmentId)));
+        }
+      }
+      return isolating(changes, write, (c, e) =>
+        st.pendingDeadLetters.push(deadLetter("invalid-data", errorText(e), JSON.stringify(c), c.userId)),
+      );
+    }
+  }
+
   async function persist(st: PartitionState): Promise<void> {
+    await flushDeadLetters(st); // what a failed publish left behind goes first
     if (st.pendingEvents.length > 0 && deps.archive) {
-      await deps.archive.append(st.pendingEvents);
+      const archive = deps.archive;
+      await isolating(st.pendingEvents, (xs) => archive.append(xs), (e, error) =>
+        st.pendingDeadLetters.push(deadLetter("invalid-data", errorText(error), JSON.stringify(e), e.userId)),
+      );
     }
     st.pendingEvents = [];
-    if (st.pending.length === 0) return;
-    const changes: MembershipChange[] = st.pending.map((t) => ({
-      userId: t.userId,
-      segmentId: t.segmentId,
-      kind: t.kind,
-      at: t.at,
-      cause: t.cause,
-      version: t.version,
-    }));
-    await deps.memberships.apply(changes);
-    await deps.history.record(changes);
-    await deps.eventLog.append(
-      TOPICS.segmentMemberships,
-      changes.map((c) => ({ key: c.userId, value: JSON.stringify({ id: transitionId(c), ...c } satisfies MembershipMessage) })),
-    );
-    st.pending = [];
+    if (st.pending.length > 0) {
+      const changes: MembershipChange[] = [];
+      for (const t of st.pending) {
+        if (foreign.has(t.segmentId)) continue;
+        changes.push({ userId: t.userId, segmentId: t.segmentId, kind: t.kind, at: t.at, cause: t.cause, version: t.version });
+      }
+      const written = await writeChanges(st, changes);
+      if (written.length > 0) {
+        await deps.eventLog.append(
+          TOPICS.segmentMemberships,
+          written.map((c) => ({ key: c.userId, value: JSON.stringify({ id: transitionId(c), ...c } satisfies MembershipMessage) })),
+        );
+      }
+      st.pending = [];
+    }
+    await flushDeadLetters(st);
+  }
+
+  /** Runs `persist` for time-driven work, backing off after failures (logged once per outage). */
+  async function persistOrBackOff(st: PartitionState): Promise<void> {
+    try {
+      await persist(st);
+      if (st.failures > 0) log.info({ partition: st.partition, failures: st.failures }, "writes recovered");
+      st.failures = 0;
+    } catch (error) {
+      st.failures++;
+      st.retryAt = Date.now() + Math.min(100 * 2 ** Math.min(st.failures, 10), 5_000);
+      if (st.failures === 1 || st.failures % 50 === 0) {
+        log.warn({ partition: st.partition, failures: st.failures, error: errorText(error) }, "writes failed; retrying with back-off");
+      }
+      throw error;
+    }
   }
 
   async function checkpoint(st: PartitionState): Promise<void> {
-    if (st.lastOffset === null || st.pending.length > 0) return;
+    if (st.lastOffset === null || st.pending.length > 0 || st.pendingEvents.length > 0 || st.pendingDeadLetters.length > 0) return;
     const snapshot = await gzipAsync(Buffer.from(JSON.stringify(st.engine.serialize())));
     const offset = st.lastOffset.toString();
     await deps.checkpoints.save(groupId, TOPICS.userEvents, st.partition, { offset, snapshot });
@@ -180,6 +326,9 @@ export async function startSegmentProcessor(
       lastOffset: null,
       pending: [],
       pendingEvents: [],
+      pendingDeadLetters: [],
+      failures: 0,
+      retryAt: 0,
       lastCheckpointAt: Date.now(),
       checkpointedOffset: null,
       commit: null,
@@ -243,7 +392,7 @@ export async function startSegmentProcessor(
     if (backfilling || closed) return;
     backfilling = runBackfill()
       .catch(async (error: unknown) => {
-        log.error({ err: error }, "backfill step failed; retrying");
+        log.warn({ error: errorText(error) }, "backfill step failed; retrying in 1 s");
         await new Promise((r) => setTimeout(r, 1000));
         backfillRequested = true;
       })
@@ -279,7 +428,7 @@ export async function startSegmentProcessor(
           const r = st.engine.refresh(refreshChunk, deps.clock.now().getTime());
           st.pending.push(...r.transitions);
           remaining += r.remaining;
-          await persist(st);
+          await persistOrBackOff(st);
         });
       }
       await reportProgress(remaining);
@@ -304,7 +453,7 @@ export async function startSegmentProcessor(
     const state = st;
     state.commit = batch.commit;
     await exclusive(state, async () => {
-      await persist(state); // what a failed write left behind goes first
+      await persistOrBackOff(state); // what a failed write left behind goes first
       const first = BigInt(batch.messages[0]!.offset);
       if (state.lastOffset !== null && first > state.lastOffset + 1n) {
         log.warn({ partition: state.partition, expected: (state.lastOffset + 1n).toString(), got: first.toString() }, "offset gap");
@@ -327,19 +476,21 @@ export async function startSegmentProcessor(
         const parsed = ingestedEventSchema.safeParse(raw);
         if (!parsed.success) {
           eventsRejected++;
-          log.warn({ partition: state.partition, offset: m.offset }, "unparseable user event skipped");
+          const why = raw === null ? "not JSON" : parsed.error.issues.map((i) => `${i.path.join(".") || "value"}: ${i.message}`).join("; ");
+          state.pendingDeadLetters.push(deadLetter("unparseable", why.slice(0, 300), m.value, m.key, m));
           continue;
         }
         const e = parsed.data;
-        state.pendingEvents.push(e);
-        state.pending.push(
-          ...state.engine.applyEvent(
-            { userId: e.userId, eventType: e.eventType, timestamp: e.timestamp, attributes: e.attributes },
-            m.timestamp,
-          ),
+        const late = state.engine.stats.eventsDroppedLate;
+        const out = state.engine.applyEvent(
+          { userId: e.userId, eventType: e.eventType, timestamp: e.timestamp, attributes: e.attributes },
+          m.timestamp,
         );
+        // Dropped as too late (counted in eventsDroppedLate): not archived either.
+        if (state.engine.stats.eventsDroppedLate === late) state.pendingEvents.push(e);
+        for (const t of out) state.pending.push(t);
       }
-      await persist(state);
+      await persistOrBackOff(state);
       if (Date.now() - state.lastCheckpointAt >= checkpointIntervalMs) await checkpoint(state);
     });
   }
@@ -382,10 +533,11 @@ export async function startSegmentProcessor(
     }
     for (const st of [...partitions.values()]) {
       if (st.engine.nextDueMs() > now && st.pending.length === 0) continue;
+      if (st.retryAt > Date.now()) continue; // backing off after a failed write
       await exclusive(st, async () => {
         st.pending.push(...st.engine.advance(now));
-        await persist(st);
-      }).catch((error: unknown) => log.warn({ err: error }, "persisting time-driven transitions failed; will retry"));
+        await persistOrBackOff(st);
+      }).catch(() => undefined); // logged by persistOrBackOff; retried after the back-off
     }
   }
 
@@ -397,17 +549,31 @@ export async function startSegmentProcessor(
     topics: [TOPICS.segmentUpdates],
     fromBeginning: false,
     handleBatch: async (batch) => {
-      const parsed: SegmentUpdateMessage[] = [];
+      const parsed: { message: ConsumedMessage; update: SegmentUpdateMessage }[] = [];
+      const letters: LogMessage[] = [];
       for (const m of batch.messages) {
+        let raw: unknown = null;
         try {
-          const r = segmentUpdateMessageSchema.safeParse(JSON.parse(m.value));
-          if (r.success) parsed.push(r.data);
-          else log.warn({ offset: m.offset }, "unparseable segment update skipped");
+          raw = JSON.parse(m.value);
         } catch {
-          log.warn({ offset: m.offset }, "unparseable segment update skipped");
+          raw = null;
+        }
+        const r = segmentUpdateMessageSchema.safeParse(raw);
+        if (r.success) parsed.push({ message: m, update: r.data });
+        else letters.push(deadLetter("unparseable", raw === null ? "not JSON" : r.error.issues[0]?.message ?? "invalid", m.value, m.key, m));
+      }
+      // A definition of a segment this database does not have (another deployment's, sharing the
+      // broker) would make every membership write fail on the foreign key: dead-letter it.
+      const fresh = parsed.filter(({ update }) => (known.get(update.segmentId)?.version ?? 0) < update.version);
+      const missing = fresh.length > 0 ? await unknownSegments(fresh.map(({ update }) => update.segmentId)) : new Set<string>();
+      for (const { message, update } of parsed) {
+        if (missing.has(update.segmentId)) {
+          letters.push(deadLetter("unknown-segment", `segment ${update.segmentId} does not exist in this database`, message.value, message.key, message));
         }
       }
-      applyUpdates(parsed);
+      // Published before the batch counts as handled: a failure redelivers it (applying is idempotent).
+      if (letters.length > 0) await deps.eventLog.append(TOPICS.deadLetters, letters);
+      applyUpdates(parsed.filter(({ update }) => !missing.has(update.segmentId)).map(({ update }) => update));
     },
   });
   const initial = await deps.segments.evaluationDefinitions();
@@ -451,6 +617,7 @@ export async function startSegmentProcessor(
         eventsApplied,
         eventsDroppedLate,
         eventsRejected,
+        deadLetters: Object.fromEntries(deadLetterCounts),
         transitions,
         timerFires,
         generation: definitions?.ruleSet.generation ?? 0,

@@ -9,6 +9,7 @@ import { createRuntime, type Runtime } from "@/lib/runtime";
 import type { Clock } from "@/lib/ports/clock";
 import type { ChannelType } from "@/lib/campaigns/campaign";
 import type { MessageSender } from "@/lib/ports/messages";
+import { ALL_TOPICS } from "@/lib/topics";
 import type { DispatcherOptions } from "@/lib/services/campaign-dispatcher";
 
 /**
@@ -61,10 +62,22 @@ async function localLog() {
   });
 }
 
+/**
+ * Kafka with topics of its own: every log gets a unique topic prefix (KAFKA_TOPIC_PREFIX), so
+ * runs and suites sharing the broker never see each other's messages; the topics are deleted
+ * at cleanup.
+ */
 async function kafkaLog(brokers: string) {
   const { KafkaEventLog } = await import("@/lib/adapters/event-log/kafka");
-  const log = new KafkaEventLog({ brokers: brokers.split(","), clientId: `am-test-${randomBytes(3).toString("hex")}` });
-  return Object.assign(log, { cleanup: () => log.close() });
+  const topicPrefix = `am-test-${randomBytes(4).toString("hex")}.`;
+  const log = new KafkaEventLog({ brokers: brokers.split(","), clientId: `am-test-${randomBytes(3).toString("hex")}`, topicPrefix });
+  return Object.assign(log, {
+    topicPrefix,
+    cleanup: async () => {
+      await log.deleteTopics(ALL_TOPICS).catch(() => undefined);
+      await log.close();
+    },
+  });
 }
 
 export const engineCases: EngineCase[] = [
@@ -91,7 +104,6 @@ export async function openTestRuntime(
   const log = await engine.openLog();
   const dataDir = mkdtempSync(path.join(tmpdir(), "am-data-"));
   const env = parseEnv({ NODE_ENV: "test", ADMIN_API_KEY: ADMIN_KEY, DATA_DIR: dataDir, KAFKA_PARTITIONS: "2" });
-  // Topic names are shared on a real broker; tests read what they wrote by its key.
   const rt: Runtime = await createRuntime(env, {
     db,
     eventLog: log,
@@ -100,8 +112,8 @@ export async function openTestRuntime(
     workers: options.workers ?? false,
     senders: options.senders ?? new Map(),
     processor: {
-      // A real broker is shared by every suite and run: each runtime consumes as a group of its
-      // own, and reads only this run's events, not what earlier runs left in the shared topic.
+      // Each runtime's Kafka topics are its own (a unique prefix); a group of its own and reading
+      // from the end keep it so should a suite share a log between runtimes.
       groupId: `segment-processor-test-${randomBytes(4).toString("hex")}`,
       fromBeginning: false,
     },

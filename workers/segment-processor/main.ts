@@ -8,6 +8,8 @@ import { logger } from "@/lib/log";
 import { onShutdown, parseEnvOrExit } from "@/lib/process";
 import { createRuntime } from "@/lib/runtime";
 
+const STATUS_INTERVAL_MS = 60_000;
+
 async function main() {
   const env = parseEnvOrExit();
   const log = logger().child({ process: "segment-processor" });
@@ -18,8 +20,16 @@ async function main() {
   }
   const rt = await createRuntime(env, { workers: true, only: "processor" });
   log.info({ status: rt.processor?.status() }, "segment processor started");
+  // The counters operators watch: events applied, dropped as older than 24 h, rejected and
+  // dead-lettered (by reason), transitions, timer fires.
+  const report = setInterval(() => {
+    const { backfill: _backfill, ...status } = rt.processor!.status();
+    log.info({ status }, "segment processor status");
+  }, STATUS_INTERVAL_MS);
+  report.unref();
 
   onShutdown(async (signal) => {
+    clearInterval(report);
     log.info({ signal }, "segment processor stopping");
     await rt.close();
   }, 30_000);

@@ -13,6 +13,9 @@
  * - Consumers use `eachBatch` without auto-commit: a batch's offsets are resolved and committed
  *   only after the handler resolves; a rejected batch is handed to the handler again after a
  *   back-off (heartbeats continue meanwhile), so one partition waits while it fails.
+ * - Topic names are logical (`lib/topics.ts`); `topicPrefix` is put in front of every name on the
+ *   broker (`${prefix}user-events`), so deployments and test runs sharing one broker never read
+ *   each other's messages. Consumers see the logical names again.
  */
 import {
   Kafka,
@@ -44,6 +47,8 @@ export interface KafkaEventLogOptions {
   /** `host:port` of one or more brokers. */
   brokers: string[];
   clientId: string;
+  /** Put in front of every topic name on the broker (KAFKA_TOPIC_PREFIX). Default "". */
+  topicPrefix?: string;
   /** Longest an append waits for the brokers' acknowledgement. Default 5000. */
   appendTimeoutMs?: number;
   /** TCP connect timeout. Default 3000. */
@@ -97,6 +102,16 @@ function toUnavailable(error: unknown, what: string): Error {
   const e = error as { name?: string; retriable?: boolean };
   if (e?.name === "KafkaJSProtocolError" && e.retriable === false) return error as Error;
   return new EventLogUnavailableError(`${what}: ${errorText(error)}`, { cause: error });
+}
+
+const METADATA_LAG = new Set(["NOT_LEADER_FOR_PARTITION", "LEADER_NOT_AVAILABLE", "UNKNOWN_TOPIC_OR_PARTITION"]);
+
+/** Whether an error (or one it wraps) says the cluster's metadata has not caught up with a new topic yet. */
+function metadataLag(error: unknown): boolean {
+  for (let e = error, depth = 0; e && typeof e === "object" && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    if (METADATA_LAG.has(String((e as { type?: unknown }).type))) return true;
+  }
+  return false;
 }
 
 function headerValue(value: IHeaders[string]): string | undefined {
@@ -161,7 +176,7 @@ class Connection<T extends { connect(): Promise<void>; disconnect(): Promise<voi
   }
 }
 
-type Settings = Required<Omit<KafkaEventLogOptions, "brokers" | "clientId" | "log">> & { log: KafkaLogSink };
+type Settings = Required<Omit<KafkaEventLogOptions, "brokers" | "clientId" | "log" | "topicPrefix">> & { log: KafkaLogSink };
 
 class KafkaSubscription implements Subscription {
   private closed: Promise<void> | null = null;
@@ -189,8 +204,10 @@ export class KafkaEventLog implements EventLog {
   private readonly admin: Connection<Admin>;
   private readonly subscriptions = new Set<KafkaSubscription>();
   private closed: Promise<void> | null = null;
+  private readonly prefix: string;
 
   constructor(options: KafkaEventLogOptions) {
+    this.prefix = options.topicPrefix ?? "";
     this.settings = {
       appendTimeoutMs: options.appendTimeoutMs ?? 5000,
       connectionTimeoutMs: options.connectionTimeoutMs ?? 3000,
@@ -224,6 +241,16 @@ export class KafkaEventLog implements EventLog {
     this.admin = new Connection(() => this.kafka.admin());
   }
 
+  /** The broker's name of a logical topic. */
+  physical(topic: string): string {
+    return this.prefix + topic;
+  }
+
+  /** The logical name of a broker topic (this log only ever sees its own prefixed topics). */
+  private logical(topic: string): string {
+    return this.prefix && topic.startsWith(this.prefix) ? topic.slice(this.prefix.length) : topic;
+  }
+
   private assertOpen(): void {
     if (this.closed) throw new EventLogUnavailableError("Kafka event log is closed");
   }
@@ -235,7 +262,9 @@ export class KafkaEventLog implements EventLog {
     try {
       const admin = await connection;
       const existing = new Set(await admin.listTopics());
-      const missing = topics.filter((topic) => !existing.has(topic.name));
+      const missing = topics
+        .map((topic) => ({ ...topic, name: this.physical(topic.name) }))
+        .filter((topic) => !existing.has(topic.name));
       if (missing.length === 0) return;
       // Only missing topics are sent: with any existing one in the request kafkajs returns
       // early and skips waiting for the new topics' leaders.
@@ -253,6 +282,24 @@ export class KafkaEventLog implements EventLog {
     }
   }
 
+  /**
+   * Deletes the given logical topics from the broker (tests and benchmarks remove the prefixed
+   * topics they created). Not part of the EventLog port.
+   */
+  async deleteTopics(topics: string[]): Promise<void> {
+    this.assertOpen();
+    const connection = this.admin.get();
+    try {
+      const admin = await connection;
+      const existing = new Set(await admin.listTopics());
+      const doomed = topics.map((topic) => this.physical(topic)).filter((topic) => existing.has(topic));
+      if (doomed.length > 0) await admin.deleteTopics({ topics: doomed, timeout: this.settings.requestTimeoutMs });
+    } catch (error) {
+      this.admin.discard(connection);
+      throw toUnavailable(error, "Kafka: could not delete topics");
+    }
+  }
+
   async append(topic: string, messages: LogMessage[]): Promise<void> {
     this.assertOpen();
     if (messages.length === 0) return;
@@ -262,7 +309,7 @@ export class KafkaEventLog implements EventLog {
       await withTimeout(
         connection.then((producer) =>
           producer.send({
-            topic,
+            topic: this.physical(topic),
             acks: -1,
             timeout: timeoutMs,
             messages: messages.map((m) => ({ key: m.key, value: m.value, headers: m.headers })),
@@ -281,7 +328,8 @@ export class KafkaEventLog implements EventLog {
     this.assertOpen();
     const { groupId, handleBatch } = options;
     const manual = options.commit === "manual";
-    const topics = [...new Set(options.topics)];
+    const topics = [...new Set(options.topics)].map((topic) => this.physical(topic));
+    const logical = (topic: string) => this.logical(topic);
     if (topics.length === 0) throw new RangeError("subscribe: topics must not be empty");
     const settings = this.settings;
     const fromBeginning = options.fromBeginning !== false;
@@ -312,7 +360,7 @@ export class KafkaEventLog implements EventLog {
       const pinned: { topic: string; partition: number; offset: string }[] = [];
       options.onAssignment?.(
         Object.entries(payload.memberAssignment).flatMap(([topic, partitions]) =>
-          partitions.map((partition) => ({ topic, partition })),
+          partitions.map((partition) => ({ topic: logical(topic), partition })),
         ),
       );
       for (const [topic, partitions] of Object.entries(payload.memberAssignment)) {
@@ -345,14 +393,15 @@ export class KafkaEventLog implements EventLog {
         eachBatchAutoResolve: false,
         eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
           if (batch.messages.length === 0) return;
-          const messages = batch.messages.map((m) => toConsumed(batch.topic, batch.partition, m));
+          const topic = logical(batch.topic);
+          const messages = batch.messages.map((m) => toConsumed(topic, batch.partition, m));
           for (let attempt = 0; ; attempt++) {
             // Not committed: the next fetch (or the partition's next owner) starts at this batch.
             if (!isRunning() || isStale()) return;
             const beat = setInterval(() => heartbeat().catch(() => undefined), settings.heartbeatIntervalMs);
             try {
               await handleBatch({
-                topic: batch.topic,
+                topic,
                 partition: batch.partition,
                 messages: [...messages],
                 commit: (offset) =>
@@ -403,6 +452,21 @@ export class KafkaEventLog implements EventLog {
 
   /** End offsets (`topic:partition` → offset) of the partitions where `groupId` has no committed offset. */
   private async uncommittedEnds(groupId: string, topics: string[]): Promise<Map<string, string>> {
+    // Right after a topic is created its partitions' leaders are not known everywhere yet
+    // (NOT_LEADER_FOR_PARTITION, LEADER_NOT_AVAILABLE, UNKNOWN_TOPIC_OR_PARTITION, all retriable):
+    // keep asking for a while rather than failing the subscription.
+    const until = Date.now() + this.settings.joinTimeoutMs;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.uncommittedEndsOnce(groupId, topics);
+      } catch (error) {
+        if (!metadataLag(error) || Date.now() > until) throw error;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(100 * 2 ** attempt, 1000)));
+      }
+    }
+  }
+
+  private async uncommittedEndsOnce(groupId: string, topics: string[]): Promise<Map<string, string>> {
     const connection = this.admin.get();
     try {
       const admin = await connection;
