@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { segmentEventMapSchema } from "@/lib/integrations/segment-spec";
 
 /**
  * The only module that reads process.env. Parsed once, on first use; a bad value stops the
@@ -109,6 +110,36 @@ export const envSchema = z.object({
   ),
   /** Largest request body the REST API reads, in bytes. */
   MAX_BODY_BYTES: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1024).default(1_048_576)),
+  /**
+   * Segment-spec ingestion: JSON object of Segment event name → event type, e.g.
+   * {"Order Completed":"orders"}. Unset: Segment's spec names. Stored mappings win over it.
+   */
+  SEGMENT_EVENT_MAP: z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .transform((text, ctx) => {
+        let value: unknown;
+        try {
+          value = JSON.parse(text);
+        } catch {
+          ctx.addIssue({ code: "custom", message: "must be a JSON object" });
+          return z.NEVER;
+        }
+        const parsed = segmentEventMapSchema.safeParse(value);
+        if (!parsed.success) {
+          const issue = parsed.error.issues[0]!;
+          ctx.addIssue({ code: "custom", message: `${issue.path.length ? `${JSON.stringify(issue.path[0])}: ` : ""}${issue.message}` });
+          return z.NEVER;
+        }
+        return parsed.data;
+      })
+      .optional(),
+  ),
+  /** Encrypts webhook signing secrets at rest (any string of 32+ characters). */
+  WEBHOOK_SECRET_KEY: z.preprocess(emptyToUndefined, z.string().min(32, { message: "must be at least 32 characters" }).optional()),
+  /** Consumer group of the webhook dispatchers. */
+  WEBHOOK_DISPATCHER_GROUP: z.preprocess(emptyToUndefined, z.string().regex(/^[A-Za-z0-9._-]{1,200}$/).default("webhook-dispatcher")),
 });
 
 export type Env = z.infer<typeof envSchema>;

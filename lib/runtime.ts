@@ -30,9 +30,15 @@ import { createRunStore } from "@/lib/adapters/db/run-store";
 import type { ChannelType } from "@/lib/campaigns/campaign";
 import type { MessageSender } from "@/lib/ports/messages";
 import { startCampaignDispatcher, type Dispatcher, type DispatcherOptions } from "@/lib/services/campaign-dispatcher";
+import { startWebhookDispatcher, type WebhookDispatcher, type WebhookDispatcherOptions } from "@/lib/services/webhook-dispatcher";
+import type { IntegrationDeps } from "@/lib/services/integrations";
+import { createWebhookStore } from "@/lib/adapters/db/webhook-store";
+import { createSegmentIngestStore } from "@/lib/adapters/db/segment-ingest-store";
+import { createSendExportStore } from "@/lib/adapters/db/send-export-store";
 import { createCampaignStore } from "@/lib/adapters/db/campaign-store";
 import type { CampaignDeps } from "@/lib/services/campaigns";
 import { logger } from "@/lib/log";
+import { createJwtVerifier, jwtConfigFromEnv, type JwtVerifier } from "@/lib/auth/jwt";
 import type { ApiKeyStore } from "@/lib/ports/auth";
 import { systemClock, type Clock } from "@/lib/ports/clock";
 import type { EventLog } from "@/lib/ports/event-log";
@@ -54,6 +60,8 @@ export interface Runtime {
   eventLog: EventLog;
   segments: SegmentStore;
   apiKeys: ApiKeyStore;
+  /** Verifies JWT bearer tokens (null: JWT auth is not configured). */
+  jwt: JwtVerifier | null;
   /** UI accounts, API keys and the audit log, for the account use cases. */
   accountDeps: AccountDeps;
   /** Signs the UI's session tokens (NEXTAUTH_SECRET, else a secret kept in DATA_DIR). */
@@ -67,6 +75,10 @@ export interface Runtime {
   processor: SegmentProcessor | null;
   /** The campaign dispatcher running in this process (embedded mode), if any. */
   dispatcher: Dispatcher | null;
+  /** The webhook dispatcher running in this process (embedded mode), if any. */
+  webhooks: WebhookDispatcher | null;
+  /** The deps of Segment-spec ingestion, webhooks and CSV exports. */
+  integrations: IntegrationDeps;
   /** The deps the campaign use cases take. */
   campaignDeps: CampaignDeps;
   /** The deps the segment use cases take. */
@@ -87,7 +99,9 @@ export interface RuntimeOverrides {
   /** Options of the in-process campaign dispatcher. */
   dispatcher?: DispatcherOptions;
   /** Run only one of the workers (a worker process of its own). */
-  only?: "processor" | "dispatcher";
+  only?: "processor" | "dispatcher" | "webhooks";
+  /** Options of the in-process webhook dispatcher. */
+  webhooks?: WebhookDispatcherOptions;
   /** Channel providers (default: those the environment configures). */
   senders?: Map<ChannelType, MessageSender>;
 }
@@ -147,6 +161,8 @@ export async function openEventLog(env: Env): Promise<EventLog> {
 export async function createRuntime(env: Env, overrides: RuntimeOverrides = {}): Promise<Runtime> {
   const log = logger();
   const clock = overrides.clock ?? systemClock;
+  const jwtConfig = jwtConfigFromEnv(env);
+  const jwt = jwtConfig ? await createJwtVerifier(jwtConfig) : null;
   const db = overrides.db ?? (await openDatabase(env));
   if (!overrides.skipMigrations) await db.migrate();
   const eventLog = overrides.eventLog ?? (await openEventLog(env));
@@ -167,7 +183,7 @@ export async function createRuntime(env: Env, overrides: RuntimeOverrides = {}):
   const events = createUserEventArchive(db.db);
   const progress = createEvaluationProgressStore(db.db);
   const runWorkers = overrides.workers ?? env.IN_PROCESS_WORKERS ?? !env.KAFKA_BROKERS;
-  const processor = runWorkers && overrides.only !== "dispatcher"
+  const processor = runWorkers && (overrides.only === undefined || overrides.only === "processor")
     ? await startSegmentProcessor(
         { eventLog, segments, memberships, history, checkpoints: createCheckpointStore(db.db), archive: events, progress, clock, log },
         {
@@ -182,7 +198,7 @@ export async function createRuntime(env: Env, overrides: RuntimeOverrides = {}):
   const profiles = createProfileStore(db.db);
   const senders = overrides.senders ?? createMessageSenders(env);
   const runs = createRunStore(db.db);
-  const dispatcher = runWorkers && overrides.only !== "processor"
+  const dispatcher = runWorkers && (overrides.only === undefined || overrides.only === "dispatcher")
     ? await startCampaignDispatcher(
         {
           eventLog,
@@ -205,6 +221,13 @@ export async function createRuntime(env: Env, overrides: RuntimeOverrides = {}):
         },
       )
     : null;
+  const webhookStore = createWebhookStore(db.db);
+  const webhooks = runWorkers && (overrides.only === undefined || overrides.only === "webhooks")
+    ? await startWebhookDispatcher(
+        { eventLog, webhooks: webhookStore, segments, clock, log, secretKey: env.WEBHOOK_SECRET_KEY },
+        { groupId: env.WEBHOOK_DISPATCHER_GROUP, ...overrides.webhooks },
+      )
+    : null;
   const apiKeys = createApiKeyStore(db.db);
   const accountDeps: AccountDeps = { accounts: createAccountStore(db.db), apiKeys, audit: createAuditStore(db.db) };
   if (env.ADMIN_EMAIL && env.ADMIN_PASSWORD && overrides.only === undefined) {
@@ -222,6 +245,7 @@ export async function createRuntime(env: Env, overrides: RuntimeOverrides = {}):
     eventLog,
     segments,
     apiKeys,
+    jwt,
     accountDeps,
     authSecret,
     relay,
@@ -231,6 +255,20 @@ export async function createRuntime(env: Env, overrides: RuntimeOverrides = {}):
     profiles,
     processor,
     dispatcher,
+    webhooks,
+    integrations: {
+      segmentIngest: {
+        eventLog,
+        apiKeys,
+        adminApiKey: env.ADMIN_API_KEY,
+        store: createSegmentIngestStore(db.db),
+        profiles,
+        eventMap: env.SEGMENT_EVENT_MAP,
+        onError: (err, what) => log.warn({ err }, what),
+      },
+      webhooks: { webhooks: webhookStore, segments, secretKey: env.WEBHOOK_SECRET_KEY },
+      exports: { segments, memberships, campaigns: campaignStore, sendExport: createSendExportStore(db.db) },
+    },
     campaignDeps: {
       campaigns: campaignStore,
       channels: new Set(senders.keys()),
@@ -246,6 +284,7 @@ export async function createRuntime(env: Env, overrides: RuntimeOverrides = {}):
     },
     close() {
       closing ??= (async () => {
+        await webhooks?.close();
         await dispatcher?.close();
         await processor?.close();
         await closeMessageSenders(senders);

@@ -11,6 +11,7 @@ import type { ChannelType } from "@/lib/campaigns/campaign";
 import type { MessageSender } from "@/lib/ports/messages";
 import { ALL_TOPICS } from "@/lib/topics";
 import type { DispatcherOptions } from "@/lib/services/campaign-dispatcher";
+import type { WebhookDispatcherOptions } from "@/lib/services/webhook-dispatcher";
 
 /**
  * Integration suites run on every configured engine: always the embedded ones (PGlite, the
@@ -98,12 +99,20 @@ export const ADMIN_KEY = "test-admin-key-0123456789abcdef";
 /** A full runtime over a fresh database and log, with an optional fixed clock. */
 export async function openTestRuntime(
   engine: EngineCase,
-  options: { clock?: Clock; workers?: boolean; senders?: Map<ChannelType, MessageSender>; dispatcher?: DispatcherOptions } = {},
+  options: {
+    clock?: Clock;
+    workers?: boolean;
+    senders?: Map<ChannelType, MessageSender>;
+    dispatcher?: DispatcherOptions;
+    webhooks?: WebhookDispatcherOptions;
+    /** Extra environment (e.g. SEGMENT_EVENT_MAP, WEBHOOK_SECRET_KEY). */
+    env?: Record<string, string>;
+  } = {},
 ) {
   const db = await engine.openDb();
   const log = await engine.openLog();
   const dataDir = mkdtempSync(path.join(tmpdir(), "am-data-"));
-  const env = parseEnv({ NODE_ENV: "test", ADMIN_API_KEY: ADMIN_KEY, DATA_DIR: dataDir, KAFKA_PARTITIONS: "2" });
+  const env = parseEnv({ NODE_ENV: "test", ADMIN_API_KEY: ADMIN_KEY, DATA_DIR: dataDir, KAFKA_PARTITIONS: "2", ...options.env });
   const rt: Runtime = await createRuntime(env, {
     db,
     eventLog: log,
@@ -122,12 +131,18 @@ export async function openTestRuntime(
       fromBeginning: false,
       ...options.dispatcher,
     },
+    webhooks: {
+      groupId: `webhook-dispatcher-test-${randomBytes(4).toString("hex")}`,
+      fromBeginning: false,
+      ...options.webhooks,
+    },
   });
   return {
     rt,
     db,
     log,
     async close() {
+      await rt.webhooks?.close();
       await rt.dispatcher?.close();
       await rt.processor?.close();
       await rt.relay.close();

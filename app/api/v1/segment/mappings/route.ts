@@ -1,0 +1,16 @@
+import { json, route } from "@/lib/http/route";
+import { deleteMapping, deleteMappingQuerySchema, listMappings, putMapping, putMappingSchema } from "@/lib/services/segment-ingest";
+
+// GET /api/v1/segment/mappings — Segment event names → event types in force, and the unmapped names seen
+export const GET = route({ scope: "read" }, async ({ rt }) => json(await listMappings(rt.integrations.segmentIngest)));
+
+// PUT /api/v1/segment/mappings — store a mapping {eventName, eventType} (wins over SEGMENT_EVENT_MAP)
+export const PUT = route({ scope: "write", body: putMappingSchema }, async ({ body, actor, now, rt }) =>
+  json(await putMapping(rt.integrations.segmentIngest, body, actor.id, now)),
+);
+
+// DELETE /api/v1/segment/mappings?eventName= — forget a stored mapping
+export const DELETE = route({ scope: "write", query: deleteMappingQuerySchema }, async ({ query, rt }) => {
+  await deleteMapping(rt.integrations.segmentIngest, query.eventName);
+  return json(null, 204);
+});
