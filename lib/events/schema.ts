@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { formatPath, type FieldIssue } from "@/lib/errors";
 import { eventTypes } from "@/lib/segments/definition";
+import { personalDataIssues } from "./pii";
 
 /**
  * User events as the ingestion API accepts them (seed §4 UserEvent) and as they travel on
@@ -120,7 +121,11 @@ export const userEventSchema = z
     },
     { error: (issue) => (issue.code === "invalid_type" ? "must be an event object" : undefined) },
   )
-  .strict();
+  .strict()
+  // Personal data stays out of the stream (lib/events/pii.ts, docs/privacy.md).
+  .superRefine((event, ctx) => {
+    for (const issue of personalDataIssues(event)) ctx.addIssue({ code: "custom", path: issue.path, message: issue.reason });
+  });
 
 export type UserEventInput = z.input<typeof userEventSchema>;
 /** A validated event: trimmed ids, timestamp in epoch milliseconds, attributes defaulted to {}. */
@@ -262,3 +267,18 @@ export const userKnownMessageSchema = z
   })
   .strict();
 export type UserKnownMessage = z.output<typeof userKnownMessageSchema>;
+
+/**
+ * A `user-events` message that erases a user (DELETE /api/v1/users/{id}, docs/privacy.md). Key:
+ * userId, so it lands in the partition of the user's events, after every one of them: the
+ * processor owning the partition forgets the user's window state, deletes what it had written
+ * for them and checkpoints; a replay from an older checkpoint meets it again in the same order.
+ */
+export const userErasedMessageSchema = z
+  .object({
+    kind: z.literal("user-erased"),
+    userId: z.string().min(1).max(MAX_ID_LENGTH),
+    at: z.number().int(),
+  })
+  .strict();
+export type UserErasedMessage = z.output<typeof userErasedMessageSchema>;
