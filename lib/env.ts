@@ -66,6 +66,49 @@ export const envSchema = z.object({
     z.string().min(32, { message: "must be at least 32 characters" }).optional(),
   ),
   /**
+   * JWT bearer tokens (RS256, lib/auth/jwt.ts): PEM public keys (one or more SPKI blocks; `\n`
+   * escapes allowed on one line) and/or the path of a JWKS file. Either turns JWT auth on, and
+   * then JWT_ISSUER and JWT_AUDIENCE (comma-separated: any of them) are required.
+   */
+  JWT_PUBLIC_KEYS: z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .transform((s) => s.replace(/\\n/g, "\n"))
+      .refine((s) => s.includes("-----BEGIN PUBLIC KEY-----"), { message: "expected PEM public keys (-----BEGIN PUBLIC KEY-----)" })
+      .optional(),
+  ),
+  JWT_JWKS_FILE: z.preprocess(emptyToUndefined, z.string().optional()),
+  JWT_ISSUER: z.preprocess(emptyToUndefined, z.string().optional()),
+  JWT_AUDIENCE: z.preprocess(
+    emptyToUndefined,
+    z.string().transform((s) => s.split(",").map((a) => a.trim()).filter(Boolean)).optional(),
+  ),
+  /** Leeway for exp / nbf / iat against clock skew, in seconds. */
+  JWT_CLOCK_TOLERANCE_SECONDS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(0).max(300).default(30)),
+  /**
+   * Token-bucket rate limits of the REST API, per process (requests per second and burst; 0
+   * turns a limit off). Per API key / JWT subject / signed-in user; ingestion (scope `ingest`)
+   * has its own budget; per client IP before authentication.
+   */
+  RATE_LIMIT_PER_KEY: z.preprocess(emptyToUndefined, z.coerce.number().min(0).default(1000)),
+  RATE_LIMIT_PER_KEY_BURST: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1).optional()),
+  RATE_LIMIT_INGEST_PER_KEY: z.preprocess(emptyToUndefined, z.coerce.number().min(0).default(2000)),
+  RATE_LIMIT_INGEST_PER_KEY_BURST: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1).optional()),
+  RATE_LIMIT_PER_IP: z.preprocess(emptyToUndefined, z.coerce.number().min(0).default(2000)),
+  RATE_LIMIT_PER_IP_BURST: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1).optional()),
+  /**
+   * Proxies in front of the web app whose X-Forwarded-For is trusted: the client IP is the
+   * address this many hops from the right. 0: the socket's peer address.
+   */
+  TRUST_PROXY_HOPS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(0).max(10).default(0)),
+  /** Bearer token Prometheus presents to /api/metrics and the metrics ports (else an admin credential). */
+  METRICS_TOKEN: z.preprocess(emptyToUndefined, z.string().min(16, { message: "must be at least 16 characters" }).optional()),
+  /** A port of this process serving GET /metrics (workers; optional for the web app). */
+  METRICS_PORT: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1).max(65535).optional()),
+  /** Interface the metrics port binds to. */
+  METRICS_HOST: z.preprocess(emptyToUndefined, z.string().default("127.0.0.1")),
+  /**
    * Run the workers (segment processor) inside the web process. Default: yes without Kafka (the
    * embedded mode: PGlite and the local log belong to one process), no with Kafka (pm2 runs them).
    */

@@ -160,7 +160,7 @@ async function authenticateRequest(rt: Runtime, req: Request, now: Date): Promis
       return { id: `user:${user.id}`, scopes: roleScopes[user.role] };
     }
   }
-  return authenticate({ apiKeys: rt.apiKeys, adminApiKey: rt.env.ADMIN_API_KEY }, authorization, now);
+  return authenticate({ apiKeys: rt.apiKeys, adminApiKey: rt.env.ADMIN_API_KEY, jwt: rt.jwt }, authorization, now);
 }
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);

@@ -1,11 +1,14 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { AppError } from "@/lib/errors";
 import type { Actor, ApiKeyStore, Scope } from "@/lib/ports/auth";
+import { looksLikeJwt, type JwtVerifier } from "@/lib/auth/jwt";
 
 export interface AuthDeps {
   apiKeys: ApiKeyStore;
   /** ADMIN_API_KEY: accepted as an admin key when set. */
   adminApiKey?: string;
+  /** Verifies JWT bearer tokens when JWT_PUBLIC_KEYS or JWT_JWKS_FILE is configured. */
+  jwt?: JwtVerifier | null;
 }
 
 export const hashApiKey = (key: string) => createHash("sha256").update(key, "utf8").digest("hex");
@@ -18,7 +21,10 @@ function sameSecret(a: string, b: string): boolean {
   return timingSafeEqual(createHash("sha256").update(a).digest(), createHash("sha256").update(b).digest());
 }
 
-/** Resolves `Authorization: Bearer <key>` to an actor, or throws 401. */
+/**
+ * Resolves `Authorization: Bearer <key or JWT>` to an actor, or throws 401. A JWT is told apart
+ * by its shape (three base64url segments); API keys (`am_…`) never have it.
+ */
 export async function authenticate(deps: AuthDeps, authorization: string | null, now: Date): Promise<Actor> {
   if (!authorization) throw unauthorized("missing bearer token");
   const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
@@ -26,6 +32,10 @@ export async function authenticate(deps: AuthDeps, authorization: string | null,
   const key = match[1]!;
   if (deps.adminApiKey && sameSecret(key, deps.adminApiKey)) {
     return { id: "admin-api-key", scopes: ["admin", "read", "write", "ingest"] };
+  }
+  if (looksLikeJwt(key)) {
+    if (!deps.jwt) throw unauthorized("JWT bearer tokens are not accepted here");
+    return deps.jwt.verify(key, now);
   }
   if (key.length > 512) throw unauthorized("invalid or revoked key");
   const stored = await deps.apiKeys.findActiveByHash(hashApiKey(key));
