@@ -33,6 +33,11 @@ export interface ConsumedBatch {
   partition: number;
   messages: ConsumedMessage[];
   /**
+   * The offset the next message appended to this partition will get, when the adapter knows it
+   * (consumer lag = highWatermark − last offset − 1; metrics only).
+   */
+  highWatermark?: string;
+  /**
    * Commits this partition's position as "everything through `offset` is done" (the next
    * subscriber of the group starts after it). With `commit: "manual"` this is the only way
    * offsets get committed.

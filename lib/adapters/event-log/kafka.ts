@@ -404,6 +404,7 @@ export class KafkaEventLog implements EventLog {
                 topic,
                 partition: batch.partition,
                 messages: [...messages],
+                highWatermark: batch.highWatermark,
                 commit: (offset) =>
                   consumer.commitOffsets([
                     { topic: batch.topic, partition: batch.partition, offset: (BigInt(offset) + 1n).toString() },

@@ -528,6 +528,7 @@ class LocalSubscription implements Subscription {
             topic,
             partition: id,
             messages,
+            highWatermark: String(cursor.partition.next),
             commit: (offset) => this.commitOffset(topic, id, Number(offset) + 1),
           };
           if (!(await this.deliver(batch))) break;
