@@ -50,6 +50,11 @@ export interface CampaignTx {
   update(campaign: Campaign): Promise<void>;
   delete(id: string): Promise<void>;
   audit(entry: AuditEntry): Promise<void>;
+  /**
+   * Schedules a batch run of the campaign in this transaction (activation of a scheduled BATCH
+   * campaign): committed together with the status, and never blocked by the row lock above.
+   */
+  scheduleRun(run: { campaignId: string; requestedBy: string; scheduledAt: Date }): Promise<void>;
 }
 
 export interface CampaignStore {

@@ -146,8 +146,10 @@ export async function setCampaignStatus(
     const after: Campaign = { ...before, status, version: before.version + 1, updatedAt: ctx.now };
     await tx.update(after);
     if (status === "ACTIVE" && before.status === "DRAFT" && after.trigger === "BATCH" && after.scheduledAt && deps.runs) {
-      // A scheduled batch campaign runs once, at its time.
-      await deps.runs.create({ campaignId: id, requestedBy: ctx.actor, scheduledAt: after.scheduledAt });
+      // A scheduled batch campaign runs once, at its time. Inside the transaction: a run created
+      // on another connection would wait for the campaign row locked above (its foreign key), and
+      // on PGlite's single connection for the transaction itself — a deadlock either way.
+      await tx.scheduleRun({ campaignId: id, requestedBy: ctx.actor, scheduledAt: after.scheduledAt });
     }
     await tx.audit({
       actor: ctx.actor,

@@ -1,6 +1,6 @@
 import { and, count, desc, eq, inArray, lt, sql } from "drizzle-orm";
 import type { Database } from "@/db/client";
-import { auditLog, campaignSends, campaigns, segments } from "@/db/schema";
+import { auditLog, campaignRuns, campaignSends, campaigns, segments } from "@/db/schema";
 import type { CampaignPolicy } from "@/lib/campaigns/policy";
 import type { Campaign, CampaignStore, CampaignTx, DeliveryStats } from "@/lib/ports/campaigns";
 
@@ -62,6 +62,9 @@ function campaignTx(tx: Executor): CampaignTx {
     },
     audit: async (e) => {
       await tx.insert(auditLog).values({ ...e, before: e.before ?? null, after: e.after ?? null });
+    },
+    scheduleRun: async ({ campaignId, requestedBy, scheduledAt }) => {
+      await tx.insert(campaignRuns).values({ campaignId, requestedBy, scheduledAt, status: "SCHEDULED" });
     },
   };
 }
