@@ -38,5 +38,17 @@ module.exports = {
       kill_timeout: 35000,
       env: { NODE_ENV: "production" },
     },
+    {
+      // Membership webhooks: its own consumer group on segment-memberships; deliveries are
+      // claimed with row locks, so several instances share the work.
+      name: "webhook-dispatcher",
+      script: "workers/webhook-dispatcher/main.ts",
+      interpreter: "node",
+      interpreter_args: "--import tsx",
+      exec_mode: "fork",
+      instances: process.env.WEBHOOK_INSTANCES || 1,
+      kill_timeout: 35000,
+      env: { NODE_ENV: "production" },
+    },
   ],
 };

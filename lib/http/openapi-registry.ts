@@ -68,9 +68,12 @@ export interface ApiOperation {
 const op = <const O extends ApiOperation>(o: O) => o;
 
 /** A UserEvent as documented: the handler validates each with userEventSchema and `now`. */
-const userEventDoc = userEventSchema.extend({
-  timestamp: z.union([z.iso.datetime({ offset: true }), z.number().int()]).describe("ISO-8601 with a zone, or epoch milliseconds; within the last 24 h, at most 5 min ahead"),
-});
+const userEventDoc = z
+  .object({
+    ...userEventSchema.shape,
+    timestamp: z.union([z.iso.datetime({ offset: true }), z.number().int()]).describe("ISO-8601 with a zone, or epoch milliseconds; within the last 24 h, at most 5 min ahead"),
+  })
+  .strict();
 
 const segmentCall = (name: "track" | "identify" | "batch", path: string, alias: boolean) =>
   op({
