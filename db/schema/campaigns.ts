@@ -87,5 +87,7 @@ export const campaignSends = pgTable(
     index("campaign_sends_run_idx").on(t.runId, t.status),
     index("campaign_sends_user_idx").on(t.userId, t.createdAt),
     index("campaign_sends_due_idx").on(t.status, t.nextAttemptAt),
+    // The retention purge finds sends past retention by it (lib/services/retention.ts).
+    index("campaign_sends_created_idx").on(t.createdAt),
   ],
 );

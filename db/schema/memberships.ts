@@ -48,6 +48,8 @@ export const userSegmentHistory = pgTable(
     uniqueIndex("user_segment_history_entry_uq").on(t.userId, t.segmentId, t.enteredAt),
     index("user_segment_history_segment_entered_idx").on(t.segmentId, t.enteredAt),
     index("user_segment_history_segment_exited_idx").on(t.segmentId, t.exitedAt),
+    // The retention purge finds closed entries past retention by it (lib/services/retention.ts).
+    index("user_segment_history_exited_idx").on(t.exitedAt).where(sql`${t.exitedAt} is not null`),
     check(
       "user_segment_history_exit_ck",
       sql`(${t.exitedAt} is null) = (${t.exitCause} is null)`,

@@ -1,0 +1,2 @@
+CREATE INDEX "user_segment_history_exited_idx" ON "user_segment_history" USING btree ("exited_at") WHERE "user_segment_history"."exited_at" is not null;--> statement-breakpoint
+CREATE INDEX "campaign_sends_created_idx" ON "campaign_sends" USING btree ("created_at");
