@@ -29,6 +29,7 @@ function pagedCsv<R, C>(header: readonly string[], first: Page<R, C>, nextPage: 
         if (!headerSent) {
           headerSent = true;
           controller.enqueue(encoder.encode(csvRow(header)));
+          return;
         }
         if (page === null) {
           controller.close();
