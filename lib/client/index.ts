@@ -6,8 +6,8 @@ import { operations, type ApiOperation, type OperationId, type Operations } from
  * (lib/http/openapi-registry.ts) is a method — `client.segments.create(...)`,
  * `client.webhooks.deliveries(...)` — whose input types are the zod input types of the schemas
  * the handler parses, and whose result type is the wire schema of its answer. Errors are thrown
- * as {@link ApiError} carrying the seed's error format. CSV operations return the streaming
- * Response.
+ * as {@link ApiError} carrying the seed's error format. CSV and text operations return the
+ * streaming Response.
  *
  * ```ts
  * const api = createClient({ baseUrl: "http://localhost:3000", apiKey: process.env.KEY });
@@ -93,7 +93,8 @@ export function createClient(options: ClientOptions): Client {
 
   async function call(id: OperationId, request: { params?: Record<string, string>; body?: unknown; query?: Record<string, unknown>; headers?: Record<string, string> } = {}) {
     const o = operations[id] as ApiOperation;
-    const headers: Record<string, string> = { accept: o.response === "csv" ? "text/csv" : "application/json", ...options.headers, ...request.headers };
+    const raw = o.response === "csv" || o.response === "text";
+    const headers: Record<string, string> = { accept: o.response === "csv" ? "text/csv" : raw ? "text/plain" : "application/json", ...options.headers, ...request.headers };
     if (options.apiKey) headers.authorization = `Bearer ${options.apiKey}`;
     let body: string | undefined;
     if (request.body !== undefined) {
@@ -112,7 +113,7 @@ export function createClient(options: ClientOptions): Client {
       const error = (parsed as { error?: { code?: string; message?: string; details?: Record<string, unknown>; traceId?: string } }).error;
       throw new ApiError(res.status, error?.code ?? `HTTP_${res.status}`, error?.message ?? res.statusText, error?.details ?? {}, error?.traceId ?? res.headers.get("x-trace-id"), parsed);
     }
-    if (o.response === "csv") return res;
+    if (o.response === "csv" || o.response === "text") return res;
     if (res.status === 204 || !o.response) {
       await res.arrayBuffer();
       return undefined;

@@ -61,8 +61,8 @@ export interface ApiOperation {
   query?: z.ZodType;
   /** Success status (default 200). */
   status?: number;
-  /** The success body: a JSON schema, `csv` (text/csv), or absent for 204. */
-  response?: z.ZodType | "csv";
+  /** The success body: a JSON schema, `csv` (text/csv), `text` (text/plain), or absent for 204. */
+  response?: z.ZodType | "csv" | "text";
 }
 
 const op = <const O extends ApiOperation>(o: O) => o;
@@ -112,6 +112,8 @@ export const operations = {
   "users.history": op({ method: "GET", path: "/api/v1/users/{userId}/segments/history", tag: "Users", summary: "Entries and exits with causes, newest first", scope: "read", query: pageQuerySchema, response: wire.userHistorySchema }),
   "users.explain": op({ method: "GET", path: "/api/v1/users/{userId}/segments/{segmentId}/explain", tag: "Users", summary: "Each rule's aggregate against its threshold, or the expression tree with each node's value", scope: "read", response: wire.objectSchema }),
   "users.events": op({ method: "GET", path: "/api/v1/users/{userId}/events", tag: "Users", summary: "The user's newest events of the last 24 h", scope: "read", query: userEventsQuerySchema, response: wire.userEventsSchema }),
+  "users.erase": op({ method: "DELETE", path: "/api/v1/users/{userId}", tag: "Users", summary: "Erase the user everywhere (GDPR art. 17); idempotent", scope: "admin", response: wire.objectSchema }),
+  "users.export": op({ method: "GET", path: "/api/v1/users/{userId}/export", tag: "Users", summary: "Everything held about the user, as JSON (GDPR art. 15/20); audited", scope: "admin", response: wire.objectSchema }),
   "users.getProfile": op({ method: "GET", path: "/api/v1/users/{userId}/profile", tag: "Users", summary: "Email, phone, device tokens, time zone, attributes", scope: "read", response: wire.profileResponseSchema }),
   "users.putProfile": op({ method: "PUT", path: "/api/v1/users/{userId}/profile", tag: "Users", summary: "Create (201) or replace (200) the profile", scope: "write", body: profileInputSchema, response: wire.profileResponseSchema }),
 
@@ -150,6 +152,9 @@ export const operations = {
 
   // ---- platform
   "stats.overview": op({ method: "GET", path: "/api/v1/stats/overview", tag: "Platform", summary: "Events/s, evaluation lag, transitions/min, sends by status, largest segments", scope: "read", response: wire.objectSchema }),
+  "health.live": op({ method: "GET", path: "/api/health/live", tag: "Platform", summary: "Liveness: the process is up (no dependency is checked)", scope: "public", response: wire.objectSchema }),
+  "health.ready": op({ method: "GET", path: "/api/health/ready", tag: "Platform", summary: "Readiness: the database, the event log and the membership store answer (else 503)", scope: "public", response: wire.objectSchema }),
+  "metrics.scrape": op({ method: "GET", path: "/api/metrics", tag: "Platform", summary: "Prometheus exposition of this web process: Bearer METRICS_TOKEN, or a credential with the admin scope", scope: "public", response: "text" }),
   "openapi.document": op({ method: "GET", path: "/api/v1/openapi.json", tag: "Platform", summary: "This document (OpenAPI 3.1)", scope: "public", response: wire.objectSchema }),
 
   // ---- administration
@@ -159,6 +164,7 @@ export const operations = {
   "admin.apiKeys": op({ method: "GET", path: "/api/v1/admin/api-keys", tag: "Administration", summary: "API keys with scopes, creator, last use and revocation (never the key)", scope: "admin", response: wire.objectSchema }),
   "admin.createApiKey": op({ method: "POST", path: "/api/v1/admin/api-keys", tag: "Administration", summary: "Create an API key; the key is in this answer only", scope: "admin", body: createApiKeySchema, status: 201, response: wire.apiKeyCreatedSchema }),
   "admin.revokeApiKey": op({ method: "DELETE", path: "/api/v1/admin/api-keys/{keyId}", tag: "Administration", summary: "Revoke an API key", scope: "admin", response: wire.objectSchema }),
+  "admin.rewrapPersonalData": op({ method: "POST", path: "/api/v1/admin/privacy/rewrap", tag: "Administration", summary: "Re-encrypt personal data under the current PII key (after a rotation)", scope: "admin", response: wire.objectSchema }),
   "audit.list": op({ method: "GET", path: "/api/v1/audit", tag: "Administration", summary: "The audit log, newest first", scope: "admin", query: auditQuerySchema, response: wire.objectSchema }),
   "me.password": op({ method: "POST", path: "/api/v1/me/password", tag: "Administration", summary: "A signed-in person changes their own password (UI session only)", scope: "read", body: changePasswordSchema, status: 204 }),
 } as const satisfies Record<string, ApiOperation>;

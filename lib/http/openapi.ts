@@ -50,7 +50,9 @@ function operationObject(id: string, o: ApiOperation) {
     [status]:
       o.response === "csv"
         ? { description: "CSV, streamed (RFC 4180, CRLF rows, header first)", content: { "text/csv": { schema: { type: "string" } } } }
-        : o.response
+        : o.response === "text"
+          ? { description: "Text", content: { "text/plain": { schema: { type: "string" } } } }
+          : o.response
           ? { description: "Success", content: { "application/json": { schema: jsonSchema(o.response, "output") } } }
           : { description: "Success, no body" },
     ...(o.body || o.query || o.path.includes("{") ? { 400: errorResponse("Invalid input (VALIDATION_ERROR with the failing field, INVALID_JSON)") } : {}),
