@@ -414,6 +414,19 @@ describe("erasure and checkpoints", () => {
     expect(h.advance(T0 + 2 * H)).toEqual([]);
   });
 
+  it("an erased user is in no later snapshot, and others are untouched (privacy erasure)", () => {
+    const h = new Harness([independent("A", [{ operator: "GTE", value: 1 }])]);
+    h.event("gone", "addToCart", T0);
+    h.event("kept", "addToCart", T0);
+    h.engine.eraseUser("gone", T0 + S);
+    const snapshot = h.engine.serialize();
+    expect(Object.keys(snapshot.users)).toEqual(["kept"]);
+    expect(JSON.stringify(snapshot)).not.toContain("gone");
+    expect(h.engine.segmentsOf("kept")).toEqual(["A"]);
+    h.advance(T0 + 25 * H); // housekeeping and timers do not bring the user back
+    expect(h.engine.users.has("gone")).toBe(false);
+  });
+
   it("a restored checkpoint continues exactly like the original", () => {
     const defs = [
       independent("c3", [{ operator: "GTE", value: 3, windowMinutes: 30 }]),
