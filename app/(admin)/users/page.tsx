@@ -1,0 +1,19 @@
+import type { Metadata } from "next";
+import { PageHeader } from "@/components/ui/page-header";
+import { UserLookup } from "@/components/users/user-lookup";
+import { requireRole } from "@/lib/auth/session";
+
+export const metadata: Metadata = { title: "Users" };
+
+export default async function UsersPage() {
+  await requireRole("viewer");
+  return (
+    <>
+      <PageHeader
+        title="Users"
+        description="Look a user up by id: their profile, the segments they are in and why, every entry and exit, and their recent events."
+      />
+      <UserLookup />
+    </>
+  );
+}
