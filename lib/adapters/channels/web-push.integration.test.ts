@@ -1,4 +1,3 @@
-import crypto from "node:crypto";
 import { readFileSync } from "node:fs";
 import https from "node:https";
 import type net from "node:net";
@@ -11,8 +10,8 @@ import {
   asWebPushSubscription,
   createWebPushSender,
   type WebPushSendResult,
-  type WebPushSubscription,
 } from "@/lib/adapters/channels/web-push";
+import { browserSubscription, decryptAes128gcm, verifyVapidAuthorization } from "@/test/support/channel-receivers";
 
 // web-push speaks https only, so the stand-in push service is an https server with a
 // self-signed certificate for 127.0.0.1 (valid 2020–2125) that the sender's agent trusts.
@@ -25,67 +24,6 @@ interface PushRequest {
   path: string;
   headers: Record<string, string | string[] | undefined>;
   body: Buffer;
-}
-
-/** The browser's side of a subscription: its ECDH key pair and auth secret. */
-function browserSubscription(endpoint: string) {
-  const ecdh = crypto.createECDH("prime256v1");
-  ecdh.generateKeys();
-  const auth = crypto.randomBytes(16);
-  const subscription: WebPushSubscription = {
-    endpoint,
-    keys: { p256dh: ecdh.getPublicKey().toString("base64url"), auth: auth.toString("base64url") },
-  };
-  return { subscription, ecdh, auth };
-}
-
-/**
- * RFC 8291 + RFC 8188 decryption, written out here rather than taken from the library that
- * encrypted, so the test checks the wire format itself. One record (what a push message is).
- */
-function decryptAes128gcm(body: Buffer, ecdh: crypto.ECDH, auth: Buffer): string {
-  const salt = body.subarray(0, 16);
-  const rs = body.readUInt32BE(16);
-  const idlen = body[20]!;
-  const senderPublic = body.subarray(21, 21 + idlen);
-  const record = body.subarray(21 + idlen);
-  expect(idlen).toBe(65);
-  expect(record.length).toBeLessThanOrEqual(rs);
-  const ecdhSecret = ecdh.computeSecret(senderPublic);
-  const keyInfo = Buffer.concat([Buffer.from("WebPush: info\0"), ecdh.getPublicKey(), senderPublic]);
-  const ikm = Buffer.from(crypto.hkdfSync("sha256", ecdhSecret, auth, keyInfo, 32));
-  const cek = Buffer.from(crypto.hkdfSync("sha256", ikm, salt, Buffer.from("Content-Encoding: aes128gcm\0"), 16));
-  const nonce = Buffer.from(crypto.hkdfSync("sha256", ikm, salt, Buffer.from("Content-Encoding: nonce\0"), 12));
-  const decipher = crypto.createDecipheriv("aes-128-gcm", cek, nonce);
-  decipher.setAuthTag(record.subarray(record.length - 16));
-  const padded = Buffer.concat([decipher.update(record.subarray(0, record.length - 16)), decipher.final()]);
-  let end = padded.length - 1;
-  while (end >= 0 && padded[end] === 0) end--;
-  expect(padded[end]).toBe(0x02); // the last record's delimiter
-  return padded.subarray(0, end).toString("utf8");
-}
-
-/** Verifies the VAPID JWT (ES256) against the public key in `k=` and returns its claims. */
-function verifyVapid(authorization: string, expectedPublicKey: string) {
-  const m = /^vapid t=([^,\s]+),\s*k=([A-Za-z0-9_-]+)$/.exec(authorization);
-  expect(m, authorization).not.toBeNull();
-  const [, token, k] = m!;
-  expect(k).toBe(expectedPublicKey);
-  const [header, claims, signature] = token!.split(".");
-  const raw = Buffer.from(k!, "base64url");
-  const publicKey = crypto.createPublicKey({
-    key: { kty: "EC", crv: "P-256", x: raw.subarray(1, 33).toString("base64url"), y: raw.subarray(33, 65).toString("base64url") },
-    format: "jwk",
-  });
-  const ok = crypto.verify(
-    "sha256",
-    Buffer.from(`${header}.${claims}`),
-    { key: publicKey, dsaEncoding: "ieee-p1363" },
-    Buffer.from(signature!, "base64url"),
-  );
-  expect(ok).toBe(true);
-  expect(JSON.parse(Buffer.from(header!, "base64url").toString())).toMatchObject({ alg: "ES256", typ: "JWT" });
-  return JSON.parse(Buffer.from(claims!, "base64url").toString()) as { aud: string; sub: string; exp: number };
 }
 
 let server: https.Server;
@@ -160,7 +98,7 @@ describe("createWebPushSender", () => {
     expect(req.headers.ttl).toBe(String(24 * 60 * 60));
     expect(req.headers.topic).toBeUndefined();
 
-    const claims = verifyVapid(String(req.headers.authorization), vapid.publicKey);
+    const claims = verifyVapidAuthorization(String(req.headers.authorization), vapid.publicKey);
     expect(claims.aud).toBe(origin);
     expect(claims.sub).toBe(SUBJECT);
     expect(claims.exp).toBeGreaterThan(before);
