@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eq } from "drizzle-orm";
 import { campaignSends } from "@/db/schema";
@@ -10,7 +11,9 @@ import * as trigger from "@/app/api/v1/campaigns/[campaignId]/trigger/route";
 import type { ChannelType } from "@/lib/campaigns/campaign";
 import { installRuntime, uninstallRuntime } from "@/lib/runtime";
 import { ProviderError, type MessageSender, type OutboundMessage } from "@/lib/ports/messages";
-import { TOPICS } from "@/lib/topics";
+import type { Subscription } from "@/lib/ports/event-log";
+import type { ProfileStore } from "@/lib/ports/profiles";
+import { TOPICS, type DeadLetter } from "@/lib/topics";
 import { engineCases, openTestRuntime } from "@/test/support/engines";
 import { eventually } from "@/test/support/wait";
 import { call } from "@/test/support/http";
@@ -40,16 +43,31 @@ describe.each(engineCases)("campaign dispatcher on $name (ON_ENTER / ON_EXIT)", 
   const email = new RecordingSender("email");
   const sms = new RecordingSender("sms");
   const run = Math.random().toString(36).slice(2, 8);
+  const deadLetters: DeadLetter[] = [];
+  let deadLetterSub: Subscription;
 
   beforeAll(async () => {
     env = await openTestRuntime(engine);
+    deadLetterSub = await env.log.subscribe({
+      groupId: `dead-letter-reader-${run}`,
+      topics: [TOPICS.deadLetters],
+      fromBeginning: false,
+      handleBatch: async (batch) => {
+        for (const m of batch.messages) deadLetters.push(JSON.parse(m.value) as DeadLetter);
+      },
+    });
+    // A profile this dispatcher cannot read (think: encrypted under a key it no longer has).
+    const profiles: ProfileStore = {
+      ...env.rt.profiles,
+      get: (userId) => (userId.startsWith("unreadable-") ? Promise.reject(new Error("cannot decrypt the profile")) : env.rt.profiles.get(userId)),
+    };
     installRuntime({ ...env.rt, campaignDeps: { ...env.rt.campaignDeps, channels: new Set(["email", "sms"] as const) } });
     dispatcher = await startCampaignDispatcher(
       {
         eventLog: env.log,
         campaigns: createCampaignStore(env.db.db),
         sends: createSendStore(env.db.db),
-        profiles: env.rt.profiles,
+        profiles,
         segments: env.rt.segments,
         senders: new Map<ChannelType, MessageSender>([
           ["email", email],
@@ -65,6 +83,7 @@ describe.each(engineCases)("campaign dispatcher on $name (ON_ENTER / ON_EXIT)", 
     );
   });
   afterAll(async () => {
+    await deadLetterSub?.close();
     await dispatcher?.close();
     uninstallRuntime();
     await env?.close();
@@ -206,5 +225,71 @@ describe.each(engineCases)("campaign dispatcher on $name (ON_ENTER / ON_EXIT)", 
     const onEnter = await campaign({ channelType: "sms", trigger: "ON_ENTER", template: "x" });
     expect((await call(trigger.POST, "POST", { params: { campaignId: onEnter.campaignId } })).status).toBe(409);
   }, 120_000);
+  it("dead-letters garbage and foreign messages on both topics, and goes on with the next transition", async () => {
+    const { segmentId, campaignId } = await campaign({ channelType: "sms", trigger: "ON_ENTER", template: "After the poison" });
+    const u = `poisoned-${run}`;
+    await call(profile.PUT, "PUT", { params: { userId: u }, body: { phone: "+4915100000077" } });
+    const before = dispatcher.status();
+    const t = (over: Record<string, unknown>) =>
+      JSON.stringify({ id: `${u}|${segmentId}|enter|1`, userId: u, segmentId, kind: "enter", at: 1, cause: "event", version: 1, ...over });
+    // Keyed like the valid transition after them: the same partition, which they must not block.
+    await env.log.append(TOPICS.segmentMemberships, [
+      { key: u, value: "{not json" },
+      { key: u, value: JSON.stringify({ hello: "world" }) },
+      { key: u, value: t({ segmentId: "not-a-uuid" }) },
+      // Valid, but a user id PostgreSQL cannot store (NUL): the send record is refused.
+      { key: u, value: t({ userId: `${u}\u0000`, id: `${u}\u0000|${segmentId}|enter|1` }) },
+      // A segment this database does not have: no campaign to fire, nothing to dead-letter.
+      { key: u, value: t({ segmentId: randomUUID() }) },
+    ]);
+    await env.log.append(TOPICS.campaignTriggers, [
+      { key: campaignId, value: "[]" },
+      { key: campaignId, value: JSON.stringify({ runId: randomUUID(), campaignId }) },
+    ]);
+    await transition(u, segmentId, "enter", Date.now());
+    await eventually(() => sendsOf(campaignId), (r) => r.some((x) => x.userId === u && x.status === "sent"), "the send after the poison");
+    expect(sms.sent.filter((m) => m.channel === "sms" && m.to === "+4915100000077")).toHaveLength(1);
+
+    const mine = await eventually(
+      () => deadLetters.filter((d) => d.source?.key === u || d.source?.key === campaignId),
+      (l) => l.length >= 6,
+      "six dead letters",
+    );
+    expect(mine.map((d) => [d.source!.topic, d.reason]).sort()).toEqual(
+      [
+        [TOPICS.campaignTriggers, "unknown-run"],
+        [TOPICS.campaignTriggers, "unparseable"],
+        [TOPICS.segmentMemberships, "invalid-data"],
+        [TOPICS.segmentMemberships, "unparseable"],
+        [TOPICS.segmentMemberships, "unparseable"],
+        [TOPICS.segmentMemberships, "unparseable"],
+      ].sort(),
+    );
+    expect(mine.every((d) => d.consumer === "campaign-dispatcher")).toBe(true);
+    expect(mine.find((d) => d.source!.topic === TOPICS.segmentMemberships && d.value.includes("not-a-uuid"))!.error).toMatch(/^segmentId: /);
+    expect(mine.find((d) => d.reason === "invalid-data")!.error).toMatch(/22021|null character|0x00/i);
+    const after = dispatcher.status();
+    const delta = (reason: string) => (after.deadLetters[reason] ?? 0) - (before.deadLetters[reason] ?? 0);
+    expect([delta("unparseable"), delta("unknown-run"), delta("invalid-data")]).toEqual([4, 1, 1]);
+  });
+
+  it("a send that cannot be prepared (unreadable profile) is retried, then failed, without holding up others", async () => {
+    const { segmentId, campaignId } = await campaign({ channelType: "sms", trigger: "ON_ENTER", template: "Hello" });
+    const bad = `unreadable-${run}`;
+    const good = `readable-${run}`;
+    await call(profile.PUT, "PUT", { params: { userId: good }, body: { phone: "+4915100000078" } });
+    const before = dispatcher.status().sendErrors;
+    await transition(bad, segmentId, "enter", Date.now());
+    await transition(good, segmentId, "enter", Date.now());
+    const rows = await eventually(
+      () => sendsOf(campaignId),
+      (r) => r.length === 2 && r.every((x) => x.status === "sent" || x.status === "failed"),
+      "one sent, one failed",
+    );
+    expect(rows.find((r) => r.userId === good)).toMatchObject({ status: "sent", attempts: 1 });
+    // Five attempts (maxAttempts), none of which reached the provider.
+    expect(rows.find((r) => r.userId === bad)).toMatchObject({ status: "failed", attempts: 5, reason: "error: cannot decrypt the profile" });
+    expect(dispatcher.status().sendErrors - before).toBe(5);
+  });
 });
 

@@ -1,14 +1,25 @@
 /**
  * The campaign dispatcher: consumes `segment-memberships`; for every ACTIVE ON_ENTER / ON_EXIT
- * campaign of the segment, sends one message per (campaign, user, transition).
+ * campaign of the segment, sends one message per (campaign, user, transition). Batch runs
+ * (`campaign-triggers` wakes it; the runs themselves are claimed from the database) page
+ * through a segment's members, one message per (run, user).
  *
  * Exactly once: the idempotency key is recorded (status queued) before any provider call, and a
  * redelivered transition finds its record and stops. A record is marked `sending` right before
  * the call; one found still `sending` after a crash has an unknown outcome: SMS and push are
  * re-sent with the same provider idempotency key (the provider deduplicates), email is marked
- * failed with reason `outcome_unknown` rather than risk a second message in an inbox.
+ * failed with reason `outcome_unknown` rather than risk a second message in an inbox. Every
+ * status change is guarded by the status it leaves, and a record is leased to whoever works on
+ * it (a fresh claim until `stuckAfterMs`, a due one taken by a sweep likewise), so two workers
+ * reaching the same record cannot both decide it.
  * Policy (quiet hours, frequency cap, rate limit) defers or skips; transient provider errors
  * retry with backoff and jitter, permanent ones fail at once.
+ *
+ * Poison: a message that is not a valid transition or trigger, that names a run this database
+ * does not have, or whose send record the database refuses (class 22/23) is published to
+ * `dead-letters` and counted, never retried. An error while preparing one send (an unreadable
+ * profile, a database hiccup) retries that send with backoff and fails it after `maxAttempts`;
+ * it never holds up the partition.
  */
 import { batchSendKey, sendKey, type ChannelType } from "@/lib/campaigns/campaign";
 import type { RunStore, CampaignRun } from "@/lib/ports/runs";
@@ -17,24 +28,44 @@ import { classifyProviderError, decideSend, rateLimiterForPolicy, retryDelayMs, 
 import { renderEmail, renderTemplate, TemplateError, type TemplateContext } from "@/lib/campaigns/template";
 import type { Campaign, CampaignStore } from "@/lib/ports/campaigns";
 import type { Clock } from "@/lib/ports/clock";
-import type { EventLog, Subscription } from "@/lib/ports/event-log";
+import type { ConsumedMessage, EventLog, LogMessage, Subscription } from "@/lib/ports/event-log";
 import type { MessageSender, OutboundMessage } from "@/lib/ports/messages";
 import type { ProfileStore, Profile } from "@/lib/ports/profiles";
 import type { SegmentStore } from "@/lib/ports/segments";
 import type { SendRecord, SendStore } from "@/lib/ports/sends";
-import { TOPICS } from "@/lib/topics";
+import { MAX_ID_LENGTH } from "@/lib/events/schema";
+import { TOPICS, type DeadLetter } from "@/lib/topics";
 import { z } from "zod";
+import { errorText, isPermanentError } from "./failure";
 import type { ProcessorLogger } from "./segment-processor";
 
+/** A `segment-memberships` message as the segment processor publishes it. */
 const membershipMessageSchema = z.object({
-  id: z.string().min(1),
-  userId: z.string().min(1),
-  segmentId: z.string().min(1),
+  id: z.string().min(1).max(4 * MAX_ID_LENGTH),
+  userId: z.string().min(1).max(MAX_ID_LENGTH),
+  segmentId: z.uuid(),
   kind: z.enum(["enter", "exit"]),
   at: z.number(),
   cause: z.string(),
   version: z.number(),
 });
+
+/** A `campaign-triggers` message (lib/runtime.ts `notifyRun`): a wake-up naming the new run. */
+const triggerMessageSchema = z.object({ runId: z.uuid(), campaignId: z.uuid() });
+
+/** The value parsed as JSON and checked against the schema, or why not. */
+function parseMessage<T>(value: string, schema: z.ZodType<T>): { ok: true; data: T } | { ok: false; error: string } {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(value);
+  } catch {
+    return { ok: false, error: "not JSON" };
+  }
+  const r = schema.safeParse(raw);
+  if (r.success) return { ok: true, data: r.data };
+  const issue = r.error.issues[0];
+  return { ok: false, error: issue ? `${issue.path.join(".") || "(root)"}: ${issue.message}` : "invalid" };
+}
 
 export interface DispatcherDeps {
   eventLog: EventLog;
@@ -72,9 +103,19 @@ export interface DispatcherOptions {
   runStaleAfterMs?: number;
 }
 
+export interface DispatcherStatus {
+  /** Valid transitions read from `segment-memberships`. */
+  transitions: number;
+  /** Messages given up on and published to `dead-letters`, by reason. */
+  deadLetters: Record<string, number>;
+  /** Send attempts that failed before reaching a provider (retried with backoff, then failed). */
+  sendErrors: number;
+}
+
 export interface Dispatcher {
   /** Resolves when every received transition and due send has been handled (tests). */
   idle(): Promise<void>;
+  status(): DispatcherStatus;
   close(): Promise<void>;
 }
 
@@ -84,6 +125,12 @@ export async function startCampaignDispatcher(deps: DispatcherDeps, options: Dis
   const random = deps.random ?? Math.random;
   const { log } = deps;
   const limiters = new Map<string, RateLimiter | null>();
+  const stuckAfterMs = options.stuckAfterMs ?? 60_000;
+  /** Until when a record this worker is about to attempt is its own (see SendStore.claim). */
+  const lease = (now: Date) => new Date(now.getTime() + stuckAfterMs);
+  const deadLetterCounts = new Map<string, number>();
+  let transitionsRead = 0;
+  let sendErrors = 0;
   let closed = false;
   let working: Promise<void> = Promise.resolve();
 
@@ -128,13 +175,17 @@ export async function startCampaignDispatcher(deps: DispatcherDeps, options: Dis
     const now = deps.clock.now();
     if (c.status !== "ACTIVE") {
       // Paused: keep it queued and look again later; completed: it will never go.
-      if (c.status === "PAUSED") return deps.sends.requeue(record.id, new Date(now.getTime() + 60_000), "campaign_paused", now);
-      return deps.sends.markSkipped(record.id, `campaign_${c.status.toLowerCase()}`, now);
+      if (c.status === "PAUSED") {
+        await deps.sends.requeue(record.id, new Date(now.getTime() + 60_000), "campaign_paused", now, "queued");
+      } else {
+        await deps.sends.markSkipped(record.id, `campaign_${c.status.toLowerCase()}`, now);
+      }
+      return;
     }
     const sender = deps.senders.get(c.channelType);
-    if (!sender) return deps.sends.markSkipped(record.id, `no_${c.channelType}_provider`, now);
+    if (!sender) return void (await deps.sends.markSkipped(record.id, `no_${c.channelType}_provider`, now));
     const profile = await deps.profiles.get(record.userId);
-    if (!profile) return deps.sends.markSkipped(record.id, "no_profile", now);
+    if (!profile) return void (await deps.sends.markSkipped(record.id, "no_profile", now));
     const decision = decideSend({
       policy: c.policy,
       channelLimiter: limiterOf(c),
@@ -144,18 +195,18 @@ export async function startCampaignDispatcher(deps: DispatcherDeps, options: Dis
       timeZone: profile.timezone,
       nowMs: now.getTime(),
     });
-    if (decision.action === "skip") return deps.sends.markSkipped(record.id, decision.reason, now);
-    if (decision.action === "defer") return deps.sends.requeue(record.id, new Date(decision.untilMs), decision.reason, now);
+    if (decision.action === "skip") return void (await deps.sends.markSkipped(record.id, decision.reason, now));
+    if (decision.action === "defer") return void (await deps.sends.requeue(record.id, new Date(decision.untilMs), decision.reason, now, "queued"));
 
     let outbound: OutboundMessage | { skip: string };
     try {
       outbound = message(c, profile, await contextFor(c, profile), record.idempotencyKey);
     } catch (error) {
       // A variable this user lacks: never a blank in a customer's inbox.
-      if (error instanceof TemplateError) return deps.sends.markSkipped(record.id, `missing_variable: ${error.message}`, now);
+      if (error instanceof TemplateError) return void (await deps.sends.markSkipped(record.id, `missing_variable: ${error.message}`, now));
       throw error;
     }
-    if ("skip" in outbound) return deps.sends.markSkipped(record.id, outbound.skip, now);
+    if ("skip" in outbound) return void (await deps.sends.markSkipped(record.id, outbound.skip, now));
 
     if (!(await deps.sends.markSending(record.id, now))) return; // another worker has it
     try {
@@ -167,61 +218,143 @@ export async function startCampaignDispatcher(deps: DispatcherDeps, options: Dis
       const reason = `${kind}: ${String(e.message ?? error).slice(0, 300)}`;
       const attempts = record.attempts + 1;
       if (kind === "permanent" || attempts >= maxAttempts) {
-        await deps.sends.markFailed(record.id, reason, deps.clock.now());
+        await deps.sends.markFailed(record.id, reason, deps.clock.now(), "sending");
       } else {
         const at = new Date(deps.clock.now().getTime() + retryDelayMs(attempts, retry, random));
-        await deps.sends.requeue(record.id, at, reason, deps.clock.now());
+        await deps.sends.requeue(record.id, at, reason, deps.clock.now(), "sending");
       }
     }
   }
 
-  async function handleTransitions(values: string[]): Promise<void> {
-    const transitions = [];
-    for (const v of values) {
+  /**
+   * `attempt`, where an error before the provider call (the database, an unreadable profile)
+   * retries this send later, counted, and fails it after maxAttempts: one bad record never
+   * fails the batch it came in, nor holds up the others. After `markSending` the guarded
+   * requeue is a no-op: that record is left to the stuck-call reconciliation.
+   */
+  async function attemptSafely(c: Campaign, record: SendRecord): Promise<void> {
+    try {
+      await attempt(c, record);
+    } catch (error) {
+      sendErrors++;
+      const reason = `error: ${errorText(error)}`;
+      log.warn({ err: error, sendId: record.id, campaignId: c.id }, "send attempt failed before the provider call");
+      const now = deps.clock.now();
+      const attempts = record.attempts + 1;
       try {
-        const r = membershipMessageSchema.safeParse(JSON.parse(v));
-        if (r.success) transitions.push(r.data);
-        else log.warn({}, "unparseable membership transition skipped");
-      } catch {
-        log.warn({}, "unparseable membership transition skipped");
+        if (attempts >= maxAttempts || isPermanentError(error)) await deps.sends.markFailed(record.id, reason, now, "queued", { countAttempt: true });
+        else await deps.sends.requeue(record.id, new Date(now.getTime() + retryDelayMs(attempts, retry, random)), reason, now, "queued", { countAttempt: true });
+      } catch (writeError) {
+        // Still queued under its lease: the sweep takes it up again when the lease runs out.
+        log.warn({ err: writeError, sendId: record.id }, "could not record the failed attempt");
       }
     }
-    if (transitions.length === 0) return;
-    const campaigns = await deps.campaigns.activeFor([...new Set(transitions.map((t) => t.segmentId))], ["ON_ENTER", "ON_EXIT"]);
-    if (campaigns.length === 0) return;
-    for (const t of transitions) {
+  }
+
+  // ---- dead letters ----------------------------------------------------------------------
+
+  function deadLetter(reason: string, error: string, source: ConsumedMessage): LogMessage {
+    deadLetterCounts.set(reason, (deadLetterCounts.get(reason) ?? 0) + 1);
+    const letter: DeadLetter = {
+      consumer: "campaign-dispatcher",
+      source: { topic: source.topic, partition: source.partition, offset: source.offset, key: source.key, timestamp: source.timestamp },
+      reason,
+      error,
+      value: source.value,
+      at: Date.now(),
+    };
+    log.warn({ reason, error, topic: source.topic, partition: source.partition, offset: source.offset, key: source.key }, "dead-lettered");
+    return {
+      key: source.key,
+      value: JSON.stringify(letter),
+      headers: {
+        reason,
+        consumer: "campaign-dispatcher",
+        "original-topic": source.topic,
+        "original-partition": String(source.partition),
+        "original-offset": source.offset,
+      },
+    };
+  }
+
+  /** Published before the batch counts as handled: a failed publish retries the batch. */
+  async function publishDeadLetters(letters: LogMessage[]): Promise<void> {
+    if (letters.length > 0) await deps.eventLog.append(TOPICS.deadLetters, letters);
+  }
+
+  async function handleTransitions(messages: ConsumedMessage[]): Promise<void> {
+    const letters: LogMessage[] = [];
+    const transitions: { t: z.output<typeof membershipMessageSchema>; m: ConsumedMessage }[] = [];
+    for (const m of messages) {
+      const r = parseMessage(m.value, membershipMessageSchema);
+      if (r.ok) transitions.push({ t: r.data, m });
+      else letters.push(deadLetter("unparseable", r.error, m));
+    }
+    transitionsRead += transitions.length;
+    const campaigns =
+      transitions.length === 0 ? [] : await deps.campaigns.activeFor([...new Set(transitions.map(({ t }) => t.segmentId))], ["ON_ENTER", "ON_EXIT"]);
+    for (const { t, m } of transitions) {
       for (const c of campaigns) {
         if (c.segmentId !== t.segmentId || c.trigger !== (t.kind === "enter" ? "ON_ENTER" : "ON_EXIT")) continue;
-        const { record, created } = await deps.sends.claim(
-          {
-            idempotencyKey: sendKey({ campaignId: c.id, userId: t.userId, transitionId: t.id }),
-            campaignId: c.id,
-            runId: null,
-            userId: t.userId,
-            channel: c.channelType,
-            transitionId: t.id,
-          },
-          deps.clock.now(),
-        );
+        const now = deps.clock.now();
+        let claimed: Awaited<ReturnType<SendStore["claim"]>>;
+        try {
+          claimed = await deps.sends.claim(
+            {
+              idempotencyKey: sendKey({ campaignId: c.id, userId: t.userId, transitionId: t.id }),
+              campaignId: c.id,
+              runId: null,
+              userId: t.userId,
+              channel: c.channelType,
+              transitionId: t.id,
+            },
+            now,
+            lease(now),
+          );
+        } catch (error) {
+          // Data the database refuses fails the same way every time; anything else may pass later.
+          if (!isPermanentError(error)) throw error;
+          letters.push(deadLetter("invalid-data", errorText(error), m));
+          break;
+        }
         // A redelivered transition: its send is recorded and handled (or due later).
-        if (!created) continue;
-        await attempt(c, record);
+        if (!claimed.created) continue;
+        await attemptSafely(c, claimed.record);
       }
     }
+    await publishDeadLetters(letters);
+  }
+
+  /** `campaign-triggers` only wakes the run loop (runs are claimed from the database). */
+  async function handleTriggers(messages: ConsumedMessage[]): Promise<void> {
+    const letters: LogMessage[] = [];
+    for (const m of messages) {
+      const r = parseMessage(m.value, triggerMessageSchema);
+      if (!r.ok) {
+        letters.push(deadLetter("unparseable", r.error, m));
+      } else if (deps.runs) {
+        const run = await deps.runs.get(r.data.runId);
+        if (!run || run.campaignId !== r.data.campaignId) {
+          letters.push(deadLetter("unknown-run", `run ${r.data.runId} of campaign ${r.data.campaignId} does not exist in this database`, m));
+        }
+      }
+    }
+    await publishDeadLetters(letters);
+    startDueRuns();
   }
 
   /** Deferred and retrying sends whose time has come, and calls a crash left unfinished. */
   async function sweep(): Promise<void> {
     const now = deps.clock.now();
-    for (const record of await deps.sends.stuckSending(new Date(now.getTime() - (options.stuckAfterMs ?? 60_000)), 100)) {
+    for (const record of await deps.sends.stuckSending(new Date(now.getTime() - stuckAfterMs), 100)) {
       if (record.channel === "email") {
-        await deps.sends.markFailed(record.id, "outcome_unknown: the process stopped during the SMTP call", now);
+        await deps.sends.markFailed(record.id, "outcome_unknown: the process stopped during the SMTP call", now, "sending");
       } else {
         // The provider deduplicates on the idempotency key: sending again is safe.
-        await deps.sends.requeue(record.id, now, "outcome_unknown: retried with the same idempotency key", now);
+        await deps.sends.requeue(record.id, now, "outcome_unknown: retried with the same idempotency key", now, "sending");
       }
     }
-    const due = await deps.sends.due(now, 200);
+    const due = await deps.sends.due(now, 200, lease(now));
     if (due.length === 0) return;
     const byId = new Map<string, Campaign | null>();
     for (const record of due) {
@@ -231,7 +364,7 @@ export async function startCampaignDispatcher(deps: DispatcherDeps, options: Dis
         await deps.sends.markSkipped(record.id, "campaign_deleted", now);
         continue;
       }
-      await attempt(c, record);
+      await attemptSafely(c, record);
     }
   }
 
@@ -263,6 +396,7 @@ export async function startCampaignDispatcher(deps: DispatcherDeps, options: Dis
       for (let i = 0; i < page.members.length; i += runConcurrency) {
         await Promise.all(
           page.members.slice(i, i + runConcurrency).map(async ({ userId }) => {
+            const now = deps.clock.now();
             const { record, created } = await deps.sends.claim(
               {
                 idempotencyKey: batchSendKey({ campaignId: campaign!.id, runId: run.id, userId }),
@@ -272,9 +406,10 @@ export async function startCampaignDispatcher(deps: DispatcherDeps, options: Dis
                 channel: campaign!.channelType,
                 transitionId: null,
               },
-              deps.clock.now(),
+              now,
+              lease(now),
             );
-            if (created || record.status === "queued") await attempt(campaign!, record);
+            if (created || record.status === "queued") await attemptSafely(campaign!, record);
           }),
         );
       }
@@ -315,9 +450,8 @@ export async function startCampaignDispatcher(deps: DispatcherDeps, options: Dis
     topics: [TOPICS.segmentMemberships, TOPICS.campaignTriggers],
     fromBeginning: options.fromBeginning ?? false,
     handleBatch: async (batch) => {
-      // campaign-triggers only wakes the run loop: the run itself is claimed from the database.
-      if (batch.topic === TOPICS.campaignTriggers) return startDueRuns();
-      return serial(() => handleTransitions(batch.messages.map((m) => m.value)));
+      if (batch.topic === TOPICS.campaignTriggers) return handleTriggers(batch.messages);
+      return serial(() => handleTransitions(batch.messages));
     },
   });
 
@@ -339,6 +473,9 @@ export async function startCampaignDispatcher(deps: DispatcherDeps, options: Dis
       await working;
       await serial(sweep);
       if (running) await running;
+    },
+    status() {
+      return { transitions: transitionsRead, deadLetters: Object.fromEntries(deadLetterCounts), sendErrors };
     },
     async close() {
       if (closed) return;
