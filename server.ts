@@ -9,6 +9,8 @@ import { logger } from "@/lib/log";
 import { onShutdown, parseEnvOrExit } from "@/lib/process";
 import { createRuntime, installRuntime } from "@/lib/runtime";
 import { startRealtime } from "@/lib/realtime/server";
+import { CLIENT_IP_HEADER, clientIp } from "@/lib/http/client-ip";
+import { startMetricsServer } from "@/lib/metrics/server";
 
 async function main() {
   const env = parseEnvOrExit();
@@ -29,6 +31,8 @@ async function main() {
   await app.prepare();
   const handle = app.getRequestHandler();
   const server = createServer((req, res) => {
+    // What the rate limits key on; always overwritten, so a client cannot choose it.
+    req.headers[CLIENT_IP_HEADER] = clientIp(req.socket.remoteAddress, req.headers["x-forwarded-for"], env.TRUST_PROXY_HOPS);
     handle(req, res).catch((err: unknown) => {
       log.error({ err }, "request handler failed");
       if (!res.headersSent) res.writeHead(500).end();
@@ -43,10 +47,15 @@ async function main() {
     server.listen(env.PORT, env.HOST, resolve);
   });
   log.info({ url: `http://localhost:${env.PORT}` }, "Audience Manager is serving");
+  // Each instance's own metrics (pm2 cluster: /api/metrics answers from whichever instance got the request).
+  const metricsServer = env.METRICS_PORT
+    ? await startMetricsServer({ port: env.METRICS_PORT, host: env.METRICS_HOST, token: env.METRICS_TOKEN })
+    : null;
 
   onShutdown(async (signal) => {
     log.info({ signal }, "shutting down");
     await realtime.close();
+    await metricsServer?.close();
     await new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeAllConnections();
     await rt.close();

@@ -8,6 +8,10 @@ import { roleScopes } from "@/lib/auth/roles";
 import { sessionTokenFromCookieHeader, sessionUserFromToken } from "@/lib/auth/token";
 import { runtime, type Runtime } from "@/lib/runtime";
 import { logger } from "@/lib/log";
+import type { Logger } from "pino";
+import { TokenBuckets, retryAfterSeconds, type BucketConfig } from "@/lib/http/rate-limit";
+import { CLIENT_IP_HEADER } from "@/lib/http/client-ip";
+import { metrics, routeLabel } from "@/lib/metrics";
 
 /** What every handler receives: parsed input, the caller, the trace id, the clock and the deps. */
 export interface RouteContext<B, Q> {
@@ -19,6 +23,8 @@ export interface RouteContext<B, Q> {
   traceId: string;
   now: Date;
   rt: Runtime;
+  /** The process logger bound to this request's trace id. */
+  log: Logger;
 }
 
 interface RouteOptions<BS extends z.ZodType | undefined, QS extends z.ZodType | undefined> {
@@ -26,6 +32,8 @@ interface RouteOptions<BS extends z.ZodType | undefined, QS extends z.ZodType | 
   scope: Scope | "public";
   body?: BS;
   query?: QS;
+  /** false: exempt from the rate limits (health probes must answer under a flood). */
+  rateLimit?: false;
 }
 
 type Out<S> = S extends z.ZodType ? z.output<S> : undefined;
@@ -148,7 +156,7 @@ export function toErrorResponse(error: unknown, traceId: string): Response {
  * role maps to scopes. A cookie-authenticated write must come from this origin (no cross-site
  * request can act with a marketer's session).
  */
-async function authenticateRequest(rt: Runtime, req: Request, now: Date): Promise<Actor> {
+export async function authenticateRequest(rt: Runtime, req: Request, now: Date): Promise<Actor> {
   const authorization = req.headers.get("authorization");
   const token = authorization ? null : sessionTokenFromCookieHeader(req.headers.get("cookie"));
   if (token) {
@@ -176,23 +184,88 @@ function sameOrigin(req: Request): boolean {
   }
 }
 
+// --- rate limits ---------------------------------------------------------------------------
+
+interface Limits {
+  ip: TokenBuckets;
+  key: TokenBuckets;
+  ingest: TokenBuckets;
+}
+
+// Per process (each web instance has its own buckets) and per runtime, shared across Next's
+// bundles through globalThis.
+const LIMITS = Symbol.for("audience-manager.rate-limits");
+const gl = globalThis as unknown as { [LIMITS]?: WeakMap<Runtime, Limits> };
+
+function limitsOf(rt: Runtime): Limits {
+  const all = (gl[LIMITS] ??= new WeakMap());
+  let limits = all.get(rt);
+  if (!limits) {
+    const bucket = (rate: number, burst: number | undefined): BucketConfig => ({
+      ratePerSecond: rate,
+      burst: burst ?? Math.max(1, Math.ceil(rate * 2)),
+    });
+    const e = rt.env;
+    limits = {
+      ip: new TokenBuckets(bucket(e.RATE_LIMIT_PER_IP, e.RATE_LIMIT_PER_IP_BURST)),
+      key: new TokenBuckets(bucket(e.RATE_LIMIT_PER_KEY, e.RATE_LIMIT_PER_KEY_BURST)),
+      ingest: new TokenBuckets(bucket(e.RATE_LIMIT_INGEST_PER_KEY, e.RATE_LIMIT_INGEST_PER_KEY_BURST)),
+    };
+    all.set(rt, limits);
+  }
+  return limits;
+}
+
+/** Takes a token or throws 429 RATE_LIMITED with Retry-After. Real time, not the runtime's clock. */
+function takeToken(buckets: TokenBuckets, key: string, kind: "ip" | "key" | "ingest"): void {
+  const result = buckets.take(key, Date.now());
+  if (result.ok) return;
+  metrics().rateLimited.inc({ limit: kind });
+  const seconds = retryAfterSeconds(result.retryAfterMs);
+  throw new AppError(
+    "RATE_LIMITED",
+    `Too many requests; retry in ${seconds} s`,
+    {
+      field: kind === "ip" ? "client" : "Authorization",
+      reason: `more than ${buckets.config.ratePerSecond} requests/s ${kind === "ip" ? "from this address" : kind === "ingest" ? "of ingestion for this credential" : "for this credential"}`,
+    },
+    { "retry-after": String(seconds) },
+  );
+}
+
+/** Records the request's latency by route pattern and status (and a debug access log line). */
+async function observe(req: Request, context: { params: Promise<Record<string, string>> } | undefined, status: number, traceId: string | null, started: number): Promise<void> {
+  const seconds = (performance.now() - started) / 1000;
+  const params = context?.params ? await context.params.catch(() => ({})) : {};
+  const label = routeLabel(new URL(req.url).pathname, params);
+  metrics().httpDuration.observe({ method: req.method, route: label, status: String(status) }, seconds);
+  logger().debug({ traceId, method: req.method, route: label, status, ms: Math.round(seconds * 1000) }, "request");
+}
+
 /**
- * Wraps a route handler: trace id, authentication and scope, body and query parsing with zod,
- * and the single catch that answers every failure in the seed's error format.
+ * Wraps a route handler: trace id, rate limits, authentication and scope, body and query parsing
+ * with zod, and the single catch that answers every failure in the seed's error format; records
+ * the latency by route.
  */
 export function route<BS extends z.ZodType | undefined = undefined, QS extends z.ZodType | undefined = undefined>(
   options: RouteOptions<BS, QS>,
   handler: (ctx: RouteContext<Out<BS>, Out<QS>>) => Promise<Response>,
 ): NextRouteHandler {
-  return async (req, context) => {
+  const handle: NextRouteHandler = async (req, context) => {
     const incoming = req.headers.get("x-request-id") ?? req.headers.get("x-trace-id");
     const traceId = incoming && TRACE_ID.test(incoming) ? incoming : randomUUID();
     try {
       const rt = await runtime();
       const now = rt.clock.now();
+      // Per client IP before authentication (so guessing keys is throttled too), then per caller.
+      const limits = options.rateLimit === false ? null : limitsOf(rt);
+      if (limits) takeToken(limits.ip, req.headers.get(CLIENT_IP_HEADER) ?? "unknown", "ip");
       const actor: Actor =
         options.scope === "public" ? { id: "anonymous", scopes: [] } : await authenticateRequest(rt, req, now);
-      if (options.scope !== "public") requireScope(actor, options.scope);
+      if (options.scope !== "public") {
+        if (limits) takeToken(options.scope === "ingest" ? limits.ingest : limits.key, actor.id, options.scope === "ingest" ? "ingest" : "key");
+        requireScope(actor, options.scope);
+      }
 
       let query: unknown = undefined;
       if (options.query) {
@@ -218,12 +291,19 @@ export function route<BS extends z.ZodType | undefined = undefined, QS extends z
         traceId,
         now,
         rt,
+        log: logger().child({ traceId }),
       });
       response.headers.set("x-trace-id", traceId);
       return response;
     } catch (error) {
       return toErrorResponse(error, traceId);
     }
+  };
+  return async (req, context) => {
+    const started = performance.now();
+    const response = await handle(req, context);
+    void observe(req, context, response.status, response.headers.get("x-trace-id"), started).catch(() => undefined);
+    return response;
   };
 }
 
