@@ -67,6 +67,12 @@ export interface SubscribeOptions {
    */
   commit?: "batch" | "manual";
   /**
+   * How many partitions' batches may be in the handler at once (default 1). Batches of one
+   * partition are never handled concurrently, so per-partition order holds; the handler must be
+   * safe across partitions. Adapters that deliver one batch at a time may ignore it.
+   */
+  concurrency?: number;
+  /**
    * Called with the partitions this member now owns, on every (re)assignment; a partition
    * missing from the list has moved to another member.
    */

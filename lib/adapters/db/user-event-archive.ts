@@ -1,23 +1,24 @@
-import { and, desc, eq, gt, lt, sql } from "drizzle-orm";
+import { and, desc, eq, gt, sql } from "drizzle-orm";
 import type { Database } from "@/db/client";
 import { userEvents } from "@/db/schema";
 import type { UserEventArchive } from "@/lib/ports/user-events";
 
 const iso = (ms: number) => new Date(ms).toISOString();
+/** Epoch milliseconds → timestamptz in SQL, exactly (integer interval arithmetic, no float seconds). */
+const EPOCH = sql.raw("timestamptz 'epoch'");
+const MS = sql.raw("interval '1 millisecond'");
 
 export function createUserEventArchive(db: Database): UserEventArchive {
   return {
     async append(events) {
       if (events.length === 0) return;
-      // One statement per batch; a replayed event (same id) is skipped.
+      // One statement per batch with the events as one JSON parameter (cheap to build: no typed
+      // array per column); a replayed event (same id) is skipped.
       await db.execute(sql`
         insert into user_events (event_id, user_id, event_type, occurred_at, attributes, session_id, device_id, received_at)
-        select * from unnest(
-          ${sql.param(events.map((e) => e.eventId))}::uuid[], ${sql.param(events.map((e) => e.userId))}::text[],
-          ${sql.param(events.map((e) => e.eventType))}::text[], ${sql.param(events.map((e) => iso(e.timestamp)))}::timestamptz[],
-          ${sql.param(events.map((e) => JSON.stringify(e.attributes)))}::jsonb[],
-          ${sql.param(events.map((e) => e.sessionId ?? null))}::text[], ${sql.param(events.map((e) => e.deviceId ?? null))}::text[],
-          ${sql.param(events.map((e) => iso(e.receivedAt)))}::timestamptz[])
+        select (e->>'eventId')::uuid, e->>'userId', e->>'eventType', ${EPOCH} + (e->>'timestamp')::bigint * ${MS},
+               coalesce(e->'attributes', '{}'::jsonb), e->>'sessionId', e->>'deviceId', ${EPOCH} + (e->>'receivedAt')::bigint * ${MS}
+        from jsonb_array_elements(${JSON.stringify(events)}::jsonb) e
         on conflict (event_id) do nothing`);
     },
     async recent(userId, sinceMs, limit) {
@@ -39,8 +40,12 @@ export function createUserEventArchive(db: Database): UserEventArchive {
       }));
     },
     async purgeBefore(beforeMs) {
-      const r = await db.delete(userEvents).where(lt(userEvents.occurredAt, new Date(beforeMs))).returning({ id: userEvents.id });
-      return r.length;
+      // No RETURNING: at tens of thousands of events a second a minute's purge is millions of rows.
+      const r = (await db.execute(sql`delete from user_events where occurred_at < ${iso(beforeMs)}::timestamptz`)) as unknown as {
+        rowCount?: number | null;
+        affectedRows?: number;
+      };
+      return Number(r.rowCount ?? r.affectedRows ?? 0);
     },
     async eraseUser(userId) {
       await db.delete(userEvents).where(eq(userEvents.userId, userId));

@@ -390,6 +390,7 @@ export class KafkaEventLog implements EventLog {
       await consumer.subscribe({ topics, fromBeginning });
       await consumer.run({
         autoCommit: false,
+        partitionsConsumedConcurrently: Math.max(1, Math.floor(options.concurrency ?? 1)),
         eachBatchAutoResolve: false,
         eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
           if (batch.messages.length === 0) return;
