@@ -9,7 +9,7 @@ import { bootstrapAdmin, type AccountDeps } from "@/lib/services/accounts";
 import { createOutboxStore } from "@/lib/adapters/db/outbox-store";
 import { createSegmentStore } from "@/lib/adapters/db/segment-store";
 import { createCheckpointStore } from "@/lib/adapters/db/checkpoint-store";
-import { createPgMembershipHistory, createPgMembershipStore, createPgTransitionWriter } from "@/lib/adapters/memberships/postgres";
+import { createPgMembershipHistory, createPgMembershipStore } from "@/lib/adapters/memberships/postgres";
 import type { MembershipHistory, MembershipStore } from "@/lib/ports/memberships";
 import type { UserEventArchive } from "@/lib/ports/user-events";
 import type { ProfileStore } from "@/lib/ports/profiles";
@@ -39,6 +39,7 @@ import { createCampaignStore } from "@/lib/adapters/db/campaign-store";
 import type { CampaignDeps } from "@/lib/services/campaigns";
 import { logger } from "@/lib/log";
 import { createJwtVerifier, jwtConfigFromEnv, type JwtVerifier } from "@/lib/auth/jwt";
+import { instrumentEventLog, instrumentSends } from "@/lib/metrics/instrument";
 import type { ApiKeyStore } from "@/lib/ports/auth";
 import { systemClock, type Clock } from "@/lib/ports/clock";
 import type { EventLog } from "@/lib/ports/event-log";
@@ -186,12 +187,15 @@ export async function createRuntime(env: Env, overrides: RuntimeOverrides = {}):
   const processor = runWorkers && (overrides.only === undefined || overrides.only === "processor")
     ? await startSegmentProcessor(
         {
-          eventLog,
+          // Instrumented: consumer lag, evaluation latency, transitions published (lib/metrics).
+          eventLog: instrumentEventLog(eventLog, {
+            consumer: "segment-processor",
+            latencyTopics: [TOPICS.userEvents],
+            transitionsTopic: TOPICS.segmentMemberships,
+          }),
           segments,
           memberships,
           history,
-          // Memberships and history in one statement when both live in PostgreSQL (not with Aerospike).
-          transitions: env.AEROSPIKE_HOSTS ? undefined : createPgTransitionWriter(db.db),
           checkpoints: createCheckpointStore(db.db),
           archive: events,
           progress,
@@ -213,9 +217,9 @@ export async function createRuntime(env: Env, overrides: RuntimeOverrides = {}):
   const dispatcher = runWorkers && (overrides.only === undefined || overrides.only === "dispatcher")
     ? await startCampaignDispatcher(
         {
-          eventLog,
+          eventLog: instrumentEventLog(eventLog, { consumer: "campaign-dispatcher" }),
           campaigns: campaignStore,
-          sends: createSendStore(db.db),
+          sends: instrumentSends(createSendStore(db.db)),
           profiles,
           segments,
           senders,
@@ -236,7 +240,7 @@ export async function createRuntime(env: Env, overrides: RuntimeOverrides = {}):
   const webhookStore = createWebhookStore(db.db);
   const webhooks = runWorkers && (overrides.only === undefined || overrides.only === "webhooks")
     ? await startWebhookDispatcher(
-        { eventLog, webhooks: webhookStore, segments, clock, log, secretKey: env.WEBHOOK_SECRET_KEY },
+        { eventLog: instrumentEventLog(eventLog, { consumer: "webhook-dispatcher" }), webhooks: webhookStore, segments, clock, log, secretKey: env.WEBHOOK_SECRET_KEY },
         { groupId: env.WEBHOOK_DISPATCHER_GROUP, ...overrides.webhooks },
       )
     : null;

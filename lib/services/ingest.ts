@@ -4,6 +4,8 @@ import { toIngestedEvent, validateEvent, validateEvents, type EventValidation } 
 import type { EventLog, LogMessage } from "@/lib/ports/event-log";
 import { TOPICS } from "@/lib/topics";
 import type { RequestContext } from "./context";
+import { TRACE_HEADER } from "@/lib/log";
+import { metrics } from "@/lib/metrics";
 
 /**
  * Event ingestion (FR8): validate every event against the schema and the time window around
@@ -43,6 +45,7 @@ export function ingestEvent(deps: IngestDeps, event: unknown, ctx: IngestContext
 
 async function append(deps: IngestDeps, total: number, result: EventValidation, ctx: IngestContext): Promise<IngestResult> {
   if (!result.ok) {
+    metrics().eventsRejected.inc({ source: "rest", reason: "invalid" }, total);
     const failing = new Set(result.issues.map((i) => /^events\[(\d+)\]/.exec(i.field)?.[1] ?? "0")).size;
     throw validationError(
       result.issues,
@@ -53,16 +56,18 @@ async function append(deps: IngestDeps, total: number, result: EventValidation, 
   const messages: LogMessage[] = result.events.map((event) => ({
     key: event.userId,
     value: JSON.stringify(toIngestedEvent(event, randomUUID(), receivedAt)),
-    headers: { traceId: ctx.traceId },
+    headers: { [TRACE_HEADER]: ctx.traceId },
   }));
   const health = healthOf(deps.eventLog);
   try {
     for (const chunk of chunks(messages)) await deps.eventLog.append(TOPICS.userEvents, chunk);
   } catch (error) {
     health.lastAppend = { ok: false, at: receivedAt };
+    metrics().eventsRejected.inc({ source: "rest", reason: "unavailable" }, messages.length);
     throw error;
   }
   health.lastAppend = { ok: true, at: receivedAt };
+  metrics().eventsIngested.inc({ source: "rest" }, messages.length);
   return { accepted: messages.length };
 }
 

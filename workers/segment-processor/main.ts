@@ -7,6 +7,7 @@
 import { logger } from "@/lib/log";
 import { onShutdown, parseEnvOrExit } from "@/lib/process";
 import { createRuntime } from "@/lib/runtime";
+import { startMetricsServer } from "@/lib/metrics/server";
 
 const STATUS_INTERVAL_MS = 60_000;
 
@@ -19,6 +20,10 @@ async function main() {
     process.exit(1);
   }
   const rt = await createRuntime(env, { workers: true, only: "processor" });
+  // Prometheus scrapes GET /metrics here (pm2 gives each instance its own METRICS_PORT).
+  const metrics = env.METRICS_PORT
+    ? await startMetricsServer({ port: env.METRICS_PORT, host: env.METRICS_HOST, token: env.METRICS_TOKEN })
+    : null;
   log.info({ status: rt.processor?.status() }, "segment processor started");
   // The counters operators watch: events applied, dropped as older than 24 h, rejected and
   // dead-lettered (by reason), transitions, timer fires.
@@ -32,6 +37,7 @@ async function main() {
     clearInterval(report);
     log.info({ signal }, "segment processor stopping");
     await rt.close();
+    await metrics?.close();
   }, 30_000);
 }
 
