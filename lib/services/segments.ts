@@ -15,6 +15,7 @@ import {
 import { definitionOf, type Segment, type SegmentUpdateMessage } from "@/lib/segments/model";
 import { TOPICS } from "@/lib/topics";
 import type { RequestContext } from "./context";
+import { TRACE_HEADER } from "@/lib/log";
 
 export interface SegmentDeps {
   segments: SegmentStore;
@@ -115,7 +116,7 @@ async function record(
     at: ctx.now.toISOString(),
     definition: definitionOf(after),
   };
-  await tx.enqueue({ topic: TOPICS.segmentUpdates, key: after.id, payload: message, headers: { traceId: ctx.traceId } });
+  await tx.enqueue({ topic: TOPICS.segmentUpdates, key: after.id, payload: message, headers: { [TRACE_HEADER]: ctx.traceId } });
 }
 
 // POST /api/v1/segments

@@ -123,7 +123,7 @@ describe.each(engineCases)("event ingestion API on $name", (engine) => {
       expect(eventsOf(b)[0]!.event).toMatchObject({ eventType: "orders", attributes: { value: 42.5 }, deviceId: "d-9" });
       for (const m of [first!, second!, eventsOf(b)[0]!]) {
         expect(m.key).toBe(m.event.userId);
-        expect(m.headers?.traceId).toBe(`trace-${run}`);
+        expect(m.headers?.["trace-id"]).toBe(`trace-${run}`);
       }
       expect(new Set([first, second, eventsOf(b)[0]].map((m) => m!.event.eventId)).size).toBe(3);
     });
