@@ -93,7 +93,7 @@ export function RuleEditor({ rules, onChange, errors, onEdit, disabled }: RuleEd
       return;
     }
     const from = rules.findIndex((r) => r.key === active.id);
-    const to = over.id === DROPZONE ? rules.length - 1 : rules.findIndex((r) => r.key === over.id);
+    const to = rules.findIndex((r) => r.key === over.id);
     if (from !== -1 && to !== -1 && from !== to) {
       onChange(arrayMove(rules, from, to));
       onEdit("rules");
@@ -135,7 +135,7 @@ export function RuleEditor({ rules, onChange, errors, onEdit, disabled }: RuleEd
           </ul>
         </section>
 
-        <RulesDropzone empty={rules.length === 0} error={errors.rules} active={Boolean(activeBlock)}>
+        <RulesDropzone empty={rules.length === 0} error={errors.rules} active={Boolean(activeBlock)} disabled={dragging !== null && !activeBlock}>
           <SortableContext items={rules.map((r) => r.key)} strategy={verticalListSortingStrategy}>
             <ol className="space-y-3">
               {rules.map((r, i) => (
@@ -199,8 +199,12 @@ function PaletteItem({ block, disabled }: { block: PaletteBlock; disabled?: bool
   );
 }
 
-function RulesDropzone({ children, empty, error, active }: { children: React.ReactNode; empty: boolean; error?: string; active: boolean }) {
-  const { setNodeRef, isOver } = useDroppable({ id: DROPZONE });
+/**
+ * Where palette blocks drop. While a rule itself is dragged the zone is disabled, so the
+ * keyboard moves the rule between its neighbours instead of onto the zone around them.
+ */
+function RulesDropzone({ children, empty, error, active, disabled }: { children: React.ReactNode; empty: boolean; error?: string; active: boolean; disabled: boolean }) {
+  const { setNodeRef, isOver } = useDroppable({ id: DROPZONE, disabled });
   return (
     <section
       ref={setNodeRef}
