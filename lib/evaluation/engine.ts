@@ -19,18 +19,20 @@
 import { compare, eventTypes, type EventType } from "@/lib/segments/definition";
 import { TimerQueue } from "./heap";
 import {
-  anyFlip,
   anyThresholdIn,
+  EXPR_AND,
+  EXPR_NOT,
+  EXPR_REF,
   KIND_DERIVED,
   KIND_INDEPENDENT,
   compareOp,
   lowerBound,
   typeIndex,
-  type CompiledExpr,
   type CompiledSegment,
   type RuleGroup,
   type RuleSet,
 } from "./ruleset";
+import { numeric } from "./values";
 import {
   COUNT_SPAN,
   HORIZON_S,
@@ -41,7 +43,9 @@ import {
   departureTime,
   fromSnapshot,
   inWindow,
+  keySec,
   keyT,
+  lastAdd,
   needsCompaction,
   newSeries,
   nextArrival,
@@ -164,38 +168,6 @@ function hasSlot(members: number[], slot: number): boolean {
   return false;
 }
 
-function heapPush(heap: CompiledSegment[], seg: CompiledSegment): void {
-  let i = heap.length;
-  heap.push(seg);
-  while (i > 0) {
-    const parent = (i - 1) >> 1;
-    if (heap[parent]!.topo <= seg.topo) break;
-    heap[i] = heap[parent]!;
-    i = parent;
-  }
-  heap[i] = seg;
-}
-
-function heapPop(heap: CompiledSegment[]): CompiledSegment {
-  const top = heap[0]!;
-  const last = heap.pop()!;
-  const n = heap.length;
-  if (n > 0) {
-    let i = 0;
-    for (;;) {
-      const l = 2 * i + 1;
-      if (l >= n) break;
-      const r = l + 1;
-      const c = r < n && heap[r]!.topo < heap[l]!.topo ? r : l;
-      if (heap[c]!.topo >= last.topo) break;
-      heap[i] = heap[c]!;
-      i = c;
-    }
-    heap[i] = last;
-  }
-  return top;
-}
-
 let addScratch = new Int32Array(64);
 let removeScratch = new Int32Array(64);
 
@@ -256,21 +228,13 @@ function withoutSlot(members: number[], slot: number): number[] {
   return out;
 }
 
-function numeric(v: unknown): number {
-  if (typeof v === "number" && Number.isFinite(v)) return v;
-  if (typeof v === "string" && v.trim() !== "") {
-    const n = Number(v);
-    if (Number.isFinite(n)) return n;
-  }
-  return 0;
-}
-
-function fieldValue(attributes: Record<string, unknown>, field: string): number {
-  if (!field.includes(".")) return numeric(attributes[field]);
+/** The value of a tracked field (a name, or the parts of a dotted path); missing or non-numeric: 0. */
+function extract(attributes: Record<string, unknown>, path: string | string[]): number {
+  if (typeof path === "string") return numeric(attributes[path]);
   let cur: unknown = attributes;
-  for (const part of field.split(".")) {
+  for (let i = 0; i < path.length; i++) {
     if (cur === null || typeof cur !== "object") return 0;
-    cur = (cur as Record<string, unknown>)[part];
+    cur = (cur as Record<string, unknown>)[path[i]!];
   }
   return numeric(cur);
 }
@@ -281,6 +245,8 @@ export interface EngineStats {
   eventsDroppedLate: number;
   timerFires: number;
   transitions: number;
+  /** Rules whose truth a step re-checked because their aggregate crossed the threshold. */
+  ruleVisits: number;
 }
 
 export interface PartitionSnapshot {
@@ -315,7 +281,7 @@ export class PartitionEngine {
   private readonly timers = new TimerQueue<UserState>();
   /** Housekeeping checks (`UserState.expiry`): memory only, invisible to `nextDueMs`. */
   private readonly expiries = new TimerQueue<UserState>();
-  readonly stats: EngineStats = { users: 0, eventsApplied: 0, eventsDroppedLate: 0, timerFires: 0, transitions: 0 };
+  readonly stats: EngineStats = { users: 0, eventsApplied: 0, eventsDroppedLate: 0, timerFires: 0, transitions: 0, ruleVisits: 0 };
 
   /** The latest evaluation instant seen (relative seconds): time never runs backwards here. */
   private clock = -Infinity;
@@ -342,8 +308,13 @@ export class PartitionEngine {
   /** `memberStamp[slot] === stamp`: the user was a member before this step (when expanded). */
   private memberStamp = new Int32Array(0);
   private membersExpanded = false;
-  /** Derived segments waiting for evaluation, a min-heap on `topo`. */
-  private readonly derivedHeap: CompiledSegment[] = [];
+  /** Slots of derived segments waiting for evaluation, a min-heap on `flat.topo`. */
+  private derivedHeap = new Int32Array(64);
+  private derivedCount = 0;
+  /** Operand stack of `evalProgram`. */
+  private exprStack = new Uint8Array(16);
+  /** `inWin[g]`: the step's event is inside group g's window (applyToUser). */
+  private inWin = new Uint8Array(0);
   /** Slots whose membership this step changed; `stateVal[slot]` is the new membership. */
   private readonly changes: number[] = [];
   private stateStamp = new Int32Array(0);
@@ -611,7 +582,9 @@ export class PartitionEngine {
 
   /**
    * Time-driven steps: from `evalAt` through each due instant up to `until`, visiting only the
-   * rules crossed by departures and arrivals. Transitions carry their due instant.
+   * rules crossed by departures and arrivals. Transitions carry their due instant. A group's
+   * aggregate at the previous instant is the current one plus what departed and minus what
+   * arrived in between (a few buckets next to the window's edges), not a second pass.
    */
   private timeSteps(user: UserState, until: number, out: Transition[]): void {
     const rs = this.scratch();
@@ -619,20 +592,42 @@ export class PartitionEngine {
       const at = Math.max(user.due, user.evalAt);
       const prev = user.evalAt;
       this.begin(user, at);
-      const { aggNow, aggPrev, bounds, blockStamp } = this;
+      const { aggNow, bounds, blockStamp } = this;
       for (let t = 0; t < rs.byType.length; t++) {
         const s = user.series[t];
         if (!s) continue;
+        const stride = s[0]!;
+        let newest = s.length - stride; // newest bucket not in the future at `at`
+        while (newest >= 1 && keySec(s[newest]!) > at) newest -= stride;
         const measures = rs.byType[t]!.measures;
         for (let k = 0; k < measures.length; k++) {
           const m = measures[k]!;
-          aggregateInto(s, m.measure, m.windows, prev, aggPrev, bounds, m.offset);
           aggregateInto(s, m.measure, m.windows, at, aggNow, bounds, m.offset);
           blockStamp[m.block] = this.stamp;
+          const col = 1 + m.measure;
+          if (m.measure >= 0 && col >= stride) continue; // a column this series lacks: all 0
           for (let w = 0; w < m.groups.length; w++) {
-            const a = aggPrev[m.offset + w]!;
-            const b = aggNow[m.offset + w]!;
-            if (a !== b) this.collectFlipped(m.groups[w]!, a, b);
+            const windowMinutes = m.windows[w]!;
+            const b = bounds[m.offset + w]!;
+            const now = aggNow[m.offset + w]!;
+            let before = now;
+            // Departed since `prev`: just older than the window's oldest bucket.
+            for (let i = b < 0 ? newest : b - stride; i >= 1; i -= stride) {
+              const key = s[i]!;
+              const bt = keyT(key);
+              if (departureTime(bt, windowMinutes) <= prev) break;
+              if (Math.floor(bt / 2) <= prev) before += m.measure < 0 ? key - bt * COUNT_SPAN : s[i + col]!;
+            }
+            // Arrived since `prev` (future-stamped events whose time came): the newest buckets.
+            if (b >= 0) {
+              for (let i = newest; i >= b; i -= stride) {
+                const key = s[i]!;
+                const bt = keyT(key);
+                if (Math.floor(bt / 2) <= prev) break;
+                before -= m.measure < 0 ? key - bt * COUNT_SPAN : s[i + col]!;
+              }
+            }
+            if (before !== now) this.collectFlipped(m.groups[w]!, before, now);
           }
         }
       }
@@ -656,32 +651,54 @@ export class PartitionEngine {
   private applyToUser(event: EngineEvent, user: UserState, sec: number, now: number, nowMs: number, out: Transition[]): void {
     const rs = this.scratch();
     const typeIdx = typeIndex(event.eventType);
-    const fields = rs.fields[typeIdx]!;
+    const paths = rs.fieldPaths[typeIdx]!;
+    const nSums = paths.length;
     const sums = this.sums;
-    for (let k = 0; k < fields.length; k++) sums[k] = fieldValue(event.attributes, fields[k]!);
+    for (let k = 0; k < nSums; k++) sums[k] = extract(event.attributes, paths[k]!);
     const old = user.series[typeIdx];
     const measures = rs.byType[typeIdx]!.measures;
     this.begin(user, now);
-    const { aggNow, aggPrev, bounds, blockStamp } = this;
+    const { aggNow, aggPrev, bounds, blockStamp, inWin } = this;
     // Aggregates before, per measure, then the delta of this one event.
     const t = now - sec >= SECOND_PRECISION_S ? (Math.floor(sec / 60) * 60) * 2 + 1 : sec * 2;
     for (let k = 0; k < measures.length; k++) {
       const m = measures[k]!;
       aggregateInto(old, m.measure, m.windows, now, aggPrev, bounds, m.offset);
-      const delta = m.measure < 0 ? 1 : (m.measure < fields.length ? sums[m.measure]! : 0);
+      const delta = m.measure < 0 ? 1 : (m.measure < nSums ? sums[m.measure]! : 0);
       for (let w = 0; w < m.groups.length; w++) {
-        const before = aggPrev[m.offset + w]!;
-        const after = delta !== 0 && inWindow(t, now, m.windows[w]!) ? before + delta : before;
-        aggNow[m.offset + w] = after;
+        const g = m.offset + w;
+        const before = aggPrev[g]!;
+        const inside = inWindow(t, now, m.windows[w]!);
+        inWin[g] = inside ? 1 : 0;
+        const after = delta !== 0 && inside ? before + delta : before;
+        aggNow[g] = after;
         if (after !== before) this.collectFlipped(m.groups[w]!, before, after);
       }
       blockStamp[m.block] = this.stamp;
     }
-    user.series[typeIdx] = addEvent(old ?? newSeries(fields.length), sec, sums, now, fields.length);
+    const s = addEvent(old ?? newSeries(), sec, sums, now, nSums);
+    user.series[typeIdx] = s;
+    // The window bounds after the insertion, from those before (unless every index moved).
+    const fresh = !lastAdd.widened;
+    if (fresh && lastAdd.inserted) {
+      const at = lastAdd.index;
+      const stride = s[0]!;
+      for (let k = 0; k < measures.length; k++) {
+        const m = measures[k]!;
+        for (let g = m.offset; g < m.offset + m.groups.length; g++) {
+          const b = bounds[g]!;
+          if (inWin[g] === 1) {
+            if (b < 0 || at <= b) bounds[g] = at;
+          } else if (b >= 0 && at <= b) {
+            bounds[g] = b + stride;
+          }
+        }
+      }
+    }
     if (now > user.evalAt) user.evalAt = now;
     if (this.candidates.length > 0) this.evaluate(user, nowMs, out, "event", null);
     // This type's due may have moved earlier (e.g. a future event, or a new departure).
-    user.due = this.dueOfType(user, typeIdx, now, user.due, false);
+    user.due = this.dueOfType(user, typeIdx, now, user.due, fresh);
   }
 
   /** Sizes the scratch arrays for the current rule set. */
@@ -698,6 +715,13 @@ export class PartitionEngine {
     this.falseStamp = new Int32Array(rs.nextSlot);
     this.memberStamp = new Int32Array(rs.nextSlot);
     this.stateVal = new Uint8Array(rs.nextSlot);
+    this.inWin = new Uint8Array(rs.groupCount);
+    let longest = 1;
+    const start = rs.flat.exprStart;
+    for (let slot = 0; slot < rs.nextSlot; slot++) longest = Math.max(longest, start[slot + 1]! - start[slot]!);
+    if (this.exprStack.length < longest) this.exprStack = new Uint8Array(longest);
+    if (this.derivedHeap.length < rs.nextSlot) this.derivedHeap = new Int32Array(rs.nextSlot);
+    this.derivedCount = 0;
     this.stamp = 0;
     return rs;
   }
@@ -743,6 +767,7 @@ export class PartitionEngine {
 
   /** A rule of segment `slot` flipped; its truth at the new aggregate `b` is `compare(b, op, value)`. */
   private flipped(slot: number, op: number, value: number, b: number): void {
+    this.stats.ruleVisits++;
     if (!compareOp(b, op, value)) this.falseStamp[slot] = this.stamp;
     this.addCandidate(slot);
   }
@@ -771,20 +796,66 @@ export class PartitionEngine {
     return this.membersExpanded ? this.memberStamp[slot] === this.stamp : hasSlot(members, slot);
   }
 
-  /** A derived segment's expression over the step's memberships. */
-  private evalExpr(node: CompiledExpr, members: number[]): boolean {
-    switch (node.type) {
-      case "ref":
-        return node.segment !== null && node.segment.active && this.isMember(node.segment.slot, members);
-      case "not":
-        return !this.evalExpr(node.operand, members);
-      case "and":
-        for (const o of node.operands) if (!this.evalExpr(o, members)) return false;
-        return true;
-      case "or":
-        for (const o of node.operands) if (this.evalExpr(o, members)) return true;
-        return false;
+  /** A derived segment's expression (`flat.program`) over the step's memberships. */
+  private evalProgram(slot: number, members: number[]): boolean {
+    const flat = this.ruleSet.flat;
+    const program = flat.program;
+    const stack = this.exprStack;
+    let sp = 0;
+    for (let pc = flat.exprStart[slot]!, end = flat.exprStart[slot + 1]!; pc < end; pc++) {
+      const code = program[pc]!;
+      const op = code & 3;
+      if (op === EXPR_REF) {
+        const ref = code >> 2;
+        stack[sp++] = ref >= 0 && this.isMember(ref, members) ? 1 : 0;
+      } else if (op === EXPR_NOT) {
+        stack[sp - 1]! ^= 1;
+      } else {
+        const n = code >> 2;
+        let v = op === EXPR_AND ? 1 : 0;
+        for (let j = sp - n; j < sp; j++) v = op === EXPR_AND ? v & stack[j]! : v | stack[j]!;
+        sp -= n;
+        stack[sp++] = v;
+      }
     }
+    return sp === 1 && stack[0] === 1;
+  }
+
+  private pushDerived(slot: number): void {
+    const heap = this.derivedHeap;
+    const topo = this.ruleSet.flat.topo;
+    const key = topo[slot]!;
+    let i = this.derivedCount++;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (topo[heap[parent]!]! <= key) break;
+      heap[i] = heap[parent]!;
+      i = parent;
+    }
+    heap[i] = slot;
+  }
+
+  private popDerived(): number {
+    const heap = this.derivedHeap;
+    const topo = this.ruleSet.flat.topo;
+    const top = heap[0]!;
+    const n = --this.derivedCount;
+    if (n > 0) {
+      const last = heap[n]!;
+      const key = topo[last]!;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        if (l >= n) break;
+        const r = l + 1;
+        const c = r < n && topo[heap[r]!]! < topo[heap[l]!]! ? r : l;
+        if (topo[heap[c]!]! >= key) break;
+        heap[i] = heap[c]!;
+        i = c;
+      }
+      heap[i] = last;
+    }
+    return top;
   }
 
   /** Whether the independent segment in `slot` holds: every rule, from the flat arrays. */
@@ -819,22 +890,20 @@ export class PartitionEngine {
       for (let i = 0; i < members.length; i++) this.memberStamp[members[i]!] = this.stamp;
       this.membersExpanded = true;
     }
-    const rs = this.ruleSet;
-    const kind = rs.flat.kind;
-    const heap = this.derivedHeap;
+    const kind = this.ruleSet.flat.kind;
     for (let i = 0; i < candidates.length; i++) {
       const slot = candidates[i]!;
       if (kind[slot] === KIND_DERIVED) {
-        heapPush(heap, rs.bySlot[slot]!);
+        this.pushDerived(slot);
         continue;
       }
       const holds = kind[slot] === KIND_INDEPENDENT && this.falseStamp[slot] !== this.stamp && this.holdsIndependent(slot);
       if (holds !== this.isMember(slot, members)) this.change(slot, holds, user, nowMs, out, cause, causes);
     }
-    while (heap.length > 0) {
-      const seg = heapPop(heap);
-      const holds = seg.active && seg.compiled !== null && this.evalExpr(seg.compiled, members);
-      if (holds !== this.isMember(seg.slot, members)) this.change(seg.slot, holds, user, nowMs, out, cause, causes);
+    while (this.derivedCount > 0) {
+      const slot = this.popDerived();
+      const holds = kind[slot] === KIND_DERIVED && this.evalProgram(slot, members);
+      if (holds !== this.isMember(slot, members)) this.change(slot, holds, user, nowMs, out, cause, causes);
     }
     candidates.length = 0;
     const changes = this.changes;
@@ -858,21 +927,21 @@ export class PartitionEngine {
     this.stateVal[slot] = holds ? 1 : 0;
     this.changes.push(slot);
     this.emit(out, user, slot, holds, nowMs, causes ? (causes.get(slot) ?? "definition") : cause);
-    const seg = this.ruleSet.bySlot[slot];
-    if (!seg) return;
-    const deps = seg.dependents;
-    for (let d = 0; d < deps.length; d++) {
+    const { depStart, deps } = this.ruleSet.flat;
+    const marks = this.marks;
+    for (let d = depStart[slot]!, end = depStart[slot + 1]!; d < end; d++) {
       const dep = deps[d]!;
-      if (this.marks[dep.slot] === this.stamp) continue;
-      this.marks[dep.slot] = this.stamp;
-      heapPush(this.derivedHeap, dep);
+      if (marks[dep] === this.stamp) continue;
+      marks[dep] = this.stamp;
+      this.pushDerived(dep);
     }
   }
 
   private emit(out: Transition[], user: UserState, slot: number, enter: boolean, at: number, cause: Transition["cause"]) {
-    const seg = this.ruleSet.bySlot[slot];
-    if (!seg) return;
-    out.push({ userId: user.id, segmentId: seg.id, kind: enter ? "enter" : "exit", at, cause, version: seg.version });
+    const flat = this.ruleSet.flat;
+    const segmentId = flat.ids[slot];
+    if (!segmentId) return;
+    out.push({ userId: user.id, segmentId, kind: enter ? "enter" : "exit", at, cause, version: flat.version[slot]! });
   }
 
   /** Compacts, recomputes the due time when needed and (re)arms the user's timer if it moved. */
@@ -904,6 +973,8 @@ export class PartitionEngine {
   /**
    * The first instant after `now` at which some rule on this type could change truth, or `due`
    * if that is earlier. `fresh`: the step's aggregates and bounds at `now` are current.
+   * Per group, the thresholds next to the current aggregate bound an interval in which no rule
+   * changes truth; the scan follows departing buckets until the aggregate leaves it.
    */
   private dueOfType(user: UserState, typeIdx: number, now: number, due: number, fresh: boolean): number {
     const s = user.series[typeIdx];
@@ -914,9 +985,9 @@ export class PartitionEngine {
     const stride = s[0]!;
     for (let k = 0; k < measures.length; k++) {
       const m = measures[k]!;
-      if (!fresh) aggregateInto(s, m.measure, m.windows, now, aggNow, bounds, m.offset);
       const col = 1 + m.measure;
-      const hasCol = col < stride;
+      if (m.measure >= 0 && col >= stride) continue; // a column this series lacks: all 0, never changes
+      if (!fresh) aggregateInto(s, m.measure, m.windows, now, aggNow, bounds, m.offset);
       for (let w = 0; w < m.groups.length; w++) {
         let i = bounds[m.offset + w]!;
         if (i < 0) continue;
@@ -924,17 +995,31 @@ export class PartitionEngine {
         const start = aggNow[m.offset + w]!;
         // Counts only fall as events leave: no threshold between here and 0, no flip to wait for.
         if (m.measure < 0 && !anyThresholdIn(g, 0, start)) continue;
+        // The interval around `start` in which no GT/LTE/GTE/LT rule changes truth.
+        const lv = g.lowerClosed.values;
+        const li = lowerBound(lv, start, false);
+        const lowExclusive = li > 0 ? lv[li - 1]! : -Infinity;
+        const highInclusive = li < lv.length ? lv[li]! : Infinity;
+        const uv = g.upperClosed.values;
+        const ui = lowerBound(uv, start, true);
+        const lowInclusive = ui > 0 ? uv[ui - 1]! : -Infinity;
+        const highExclusive = ui < uv.length ? uv[ui]! : Infinity;
+        const points = g.points.size > 0 ? g.points : null;
+        const onPoint = points !== null && points.has(start);
+        const windowMinutes = g.windowMinutes;
         let acc = start;
         let scanned = 0;
         for (; i < s.length; i += stride) {
           const key = s[i]!;
           const t = keyT(key);
           if (Math.floor(t / 2) > now) break; // the future tail: not in the window
-          const leaves = departureTime(t, g.windowMinutes);
+          const leaves = departureTime(t, windowMinutes);
           if (leaves >= due) break;
-          if (m.measure < 0) acc -= key - t * COUNT_SPAN;
-          else if (hasCol) acc -= s[i + col]!;
-          if (anyFlip(g, start, acc) || ++scanned >= MAX_DUE_SCAN) {
+          acc -= m.measure < 0 ? key - t * COUNT_SPAN : s[i + col]!;
+          const flips =
+            !(acc > lowExclusive && acc >= lowInclusive && acc <= highInclusive && acc < highExclusive) ||
+            (points !== null && (onPoint ? acc !== start : points.has(acc)));
+          if (flips || ++scanned >= MAX_DUE_SCAN) {
             due = leaves;
             break;
           }

@@ -124,6 +124,8 @@ export interface RuleSet {
   byType: TypeGroups[];
   /** Tracked sum fields per event type, append-only across compiles. */
   fields: string[][];
+  /** `fields` as attribute paths: a name, or its parts when dotted (`a.b`). */
+  fieldPaths: (string | string[])[][];
   /** Slots of the active segments a user with no events is in, ascending. */
   zeroMembers: number[];
   /** Next unused slot: slots are never reused, so a stale membership never names a new segment. */
@@ -158,6 +160,45 @@ export interface FlatRules {
   ruleValue: Float64Array;
   /** By group index: the block (type, measure) of the group. */
   groupBlock: Int32Array;
+  /** By slot: position in the topological order (dependencies first). */
+  topo: Int32Array;
+  /** By slot: the derived segments that reference it are deps[depStart[slot] … depStart[slot + 1] - 1]. */
+  depStart: Int32Array;
+  deps: Int32Array;
+  /** By slot: a derived segment's expression is program[exprStart[slot] … exprStart[slot + 1] - 1] (see `EXPR_*`). */
+  exprStart: Int32Array;
+  program: Int32Array;
+  /** By slot: the definition version (for transitions). */
+  version: Float64Array;
+  /** By slot: the segment id. */
+  ids: string[];
+}
+
+/**
+ * A derived segment's expression as a postfix program of int codes, `code & 3` being the op:
+ * EXPR_REF pushes "member of slot `code >> 2`" (an inactive or unknown segment, slot -1, is never
+ * a member), EXPR_NOT negates the top, EXPR_AND / EXPR_OR pop `code >> 2` values and push one.
+ */
+export const EXPR_REF = 0;
+export const EXPR_NOT = 1;
+export const EXPR_AND = 2;
+export const EXPR_OR = 3;
+
+function emitProgram(node: CompiledExpr, out: number[]): void {
+  switch (node.type) {
+    case "ref":
+      out.push(node.segment && node.segment.active ? node.segment.slot * 4 + EXPR_REF : -4 + EXPR_REF);
+      return;
+    case "not":
+      emitProgram(node.operand, out);
+      out.push(EXPR_NOT);
+      return;
+    case "and":
+    case "or":
+      for (const o of node.operands) emitProgram(o, out);
+      out.push(node.operands.length * 4 + (node.type === "and" ? EXPR_AND : EXPR_OR));
+      return;
+  }
 }
 
 function insertSorted(index: ThresholdIndex, rule: CompiledRule) {
@@ -388,7 +429,31 @@ export function compileRuleSet({ definitions, previous }: CompileInput): RuleSet
     ruleOp: new Uint8Array(0),
     ruleValue: new Float64Array(0),
     groupBlock: new Int32Array(groupCount),
+    topo: new Int32Array(nextSlot),
+    depStart: new Int32Array(nextSlot + 1),
+    deps: new Int32Array(0),
+    exprStart: new Int32Array(nextSlot + 1),
+    program: new Int32Array(0),
+    version: new Float64Array(nextSlot),
+    ids: new Array<string>(nextSlot).fill(""),
   };
+  const depList: number[] = [];
+  const program: number[] = [];
+  for (let slot = 0; slot < nextSlot; slot++) {
+    const seg = bySlot[slot];
+    flat.depStart[slot] = depList.length;
+    flat.exprStart[slot] = program.length;
+    if (!seg) continue;
+    flat.topo[slot] = seg.topo;
+    flat.version[slot] = seg.version;
+    flat.ids[slot] = seg.id;
+    for (const d of seg.dependents) depList.push(d.slot);
+    if (seg.active && seg.compiled) emitProgram(seg.compiled, program);
+  }
+  flat.depStart[nextSlot] = depList.length;
+  flat.exprStart[nextSlot] = program.length;
+  flat.deps = Int32Array.from(depList);
+  flat.program = Int32Array.from(program);
   for (const b of blocks) for (const g of b.groups) flat.groupBlock[g.index] = b.block;
   let nRules = 0;
   for (let slot = 0; slot < nextSlot; slot++) {
@@ -421,6 +486,7 @@ export function compileRuleSet({ definitions, previous }: CompileInput): RuleSet
     ordered: active,
     byType,
     fields,
+    fieldPaths: fields.map((f) => f.map((name) => (name.includes(".") ? name.split(".") : name))),
     zeroMembers: [],
     nextSlot,
     blocks,

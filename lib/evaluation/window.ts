@@ -7,7 +7,9 @@
  * `t` is `2 * secondsSinceEpochBase + isMinute`: a second bucket holds the events of one second,
  * a minute bucket those of one minute (its start second). Seconds are relative to EPOCH_BASE_S.
  * A bucket whose count would reach COUNT_SPAN continues in a further bucket with the same `t`.
- * Snapshots use the unpacked layout `[2 + nSums, t, count, sums…]` (see `toSnapshot`).
+ * A series only has the sum columns it needs: columns past the last non-zero sum it has seen are
+ * left out (they read as 0), so a type whose events carry no numeric attribute costs 8 bytes per
+ * bucket. Snapshots use the unpacked layout `[2 + nSums, t, count, sums…]` (see `toSnapshot`).
  *
  * Semantics, a pure function of the events and `now` (whole seconds), whatever compaction did:
  * an event at second e is in window W (minutes) at now iff e <= now and
@@ -65,8 +67,9 @@ export function departureTime(t: number, windowMinutes: number): number {
   return minuteStart(sec) + 59 + windowMinutes * 60;
 }
 
-export function newSeries(nSums: number): Series {
-  return [1 + nSums];
+/** An empty series; `addEvent` adds the sum columns its events need. */
+export function newSeries(): Series {
+  return [1];
 }
 
 export const strideOf = (s: Series) => s[0]!;
@@ -88,14 +91,29 @@ export function widen(s: Series, nSums: number): Series {
 const EXACT_MAX = 64;
 
 /**
+ * Where the last `addEvent` put its event: the index of the bucket, and whether that bucket was
+ * inserted (buckets from that index on moved up one stride) or an existing one was incremented.
+ * `widened`: the series was rebuilt with more columns (every index changed).
+ */
+export const lastAdd = { index: 0, inserted: false, widened: false };
+
+/**
  * Adds one event at relative second `sec` with its summed field values (one per tracked field;
  * `nSums` of them, default all of `sums`). Returns the (possibly new) series array. Events
  * usually arrive in order, so the scan is from the end. Small series are reallocated at their
- * exact size, so an average user's state carries no spare capacity.
+ * exact size, so an average user's state carries no spare capacity. The series is widened only
+ * up to the last non-zero sum (missing columns read as 0).
  */
 export function addEvent(s: Series, sec: number, sums: readonly number[], now: number, nSums: number = sums.length): Series {
-  if (strideOf(s) < 1 + nSums) s = widen(s, nSums);
+  let need = nSums;
+  while (need > 0 && sums[need - 1] === 0) need--;
+  lastAdd.widened = false;
+  if (strideOf(s) < 1 + need) {
+    s = widen(s, need);
+    lastAdd.widened = true;
+  }
   const stride = strideOf(s);
+  if (nSums > stride - 1) nSums = stride - 1; // the rest are zeros
   const old = now - sec >= SECOND_PRECISION_S;
   const t = old ? encode(minuteStart(sec), true) : encode(sec, false);
   const lowest = t * COUNT_SPAN; // keys of this t are lowest … lowest + MAX_COUNT
@@ -104,10 +122,14 @@ export function addEvent(s: Series, sec: number, sums: readonly number[], now: n
   if (i >= HEADER && s[i]! >= lowest && s[i]! < lowest + MAX_COUNT) {
     s[i]! += 1;
     for (let k = 0; k < nSums; k++) s[i + 1 + k]! += sums[k]!;
+    lastAdd.index = i;
+    lastAdd.inserted = false;
     return s;
   }
   const at = i + stride;
   const len = s.length;
+  lastAdd.index = at;
+  lastAdd.inserted = true;
   if (len + stride <= EXACT_MAX) {
     const out: Series = new Array<number>(len + stride);
     for (let k = 0; k < at; k++) out[k] = s[k]!;
@@ -288,7 +310,16 @@ export function toSnapshot(s: Series): number[] {
  */
 export function fromSnapshot(x: number[], columns: number[] | null): Series {
   const oldStride = x[0]!;
-  const nSums = columns ? columns.length : oldStride - 2;
+  const source = (k: number) => (columns ? columns[k]! : k);
+  let nSums = columns ? columns.length : oldStride - 2;
+  // Columns that are zero in every bucket are left out, as `addEvent` would have.
+  const nonZero = (k: number) => {
+    const col = source(k);
+    if (col < 0 || 2 + col >= oldStride) return false;
+    for (let i = HEADER; i < x.length; i += oldStride) if (x[i + 2 + col] !== 0) return true;
+    return false;
+  };
+  while (nSums > 0 && !nonZero(nSums - 1)) nSums--;
   const out: Series = [1 + nSums];
   for (let i = HEADER; i < x.length; i += oldStride) {
     const t = x[i]!;
@@ -298,7 +329,7 @@ export function fromSnapshot(x: number[], columns: number[] | null): Series {
       count -= c;
       out.push(t * COUNT_SPAN + c);
       for (let k = 0; k < nSums; k++) {
-        const col = columns ? columns[k]! : k;
+        const col = source(k);
         out.push(first && col >= 0 && 2 + col < oldStride ? x[i + 2 + col]! : 0);
       }
     }
