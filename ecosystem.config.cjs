@@ -3,6 +3,9 @@
 // The web app runs in cluster mode: every instance is stateless; PostgreSQL serialises
 // definition changes and a single outbox relay (advisory lock) publishes them.
 // Run `npm run build` once before the first start and after every upgrade.
+// Metrics: every process serves GET /metrics on its own METRICS_PORT (pm2's increment_var gives
+// instance n the base port + n): web 9100+, segment processors 9110+, campaign dispatchers 9120+,
+// webhook dispatchers 9130+, bound to METRICS_HOST (default 127.0.0.1), behind METRICS_TOKEN if set.
 module.exports = {
   apps: [
     {
@@ -15,7 +18,8 @@ module.exports = {
       kill_timeout: 20000,
       listen_timeout: 60000,
       // The web instances serve; the workers below evaluate.
-      env: { NODE_ENV: "production", NEXT_TELEMETRY_DISABLED: "1", IN_PROCESS_WORKERS: "false" },
+      increment_var: "METRICS_PORT",
+      env: { NODE_ENV: "production", NEXT_TELEMETRY_DISABLED: "1", IN_PROCESS_WORKERS: "false", METRICS_PORT: 9100 },
     },
     {
       name: "segment-processor",
@@ -26,7 +30,8 @@ module.exports = {
       // Kafka's consumer group spreads the user-events partitions over the instances.
       instances: process.env.PROCESSOR_INSTANCES || 2,
       kill_timeout: 35000,
-      env: { NODE_ENV: "production" },
+      increment_var: "METRICS_PORT",
+      env: { NODE_ENV: "production", METRICS_PORT: 9110 },
     },
     {
       name: "campaign-dispatcher",
@@ -36,7 +41,8 @@ module.exports = {
       exec_mode: "fork",
       instances: process.env.DISPATCHER_INSTANCES || 1,
       kill_timeout: 35000,
-      env: { NODE_ENV: "production" },
+      increment_var: "METRICS_PORT",
+      env: { NODE_ENV: "production", METRICS_PORT: 9120 },
     },
     {
       // Membership webhooks: its own consumer group on segment-memberships; deliveries are
@@ -48,7 +54,8 @@ module.exports = {
       exec_mode: "fork",
       instances: process.env.WEBHOOK_INSTANCES || 1,
       kill_timeout: 35000,
-      env: { NODE_ENV: "production" },
+      increment_var: "METRICS_PORT",
+      env: { NODE_ENV: "production", METRICS_PORT: 9130 },
     },
   ],
 };

@@ -6,6 +6,7 @@
 import { logger } from "@/lib/log";
 import { onShutdown, parseEnvOrExit } from "@/lib/process";
 import { createRuntime } from "@/lib/runtime";
+import { startMetricsServer } from "@/lib/metrics/server";
 
 async function main() {
   const env = parseEnvOrExit();
@@ -16,10 +17,15 @@ async function main() {
   }
   // The runtime starts the in-process workers; here only the webhook dispatcher is wanted.
   const rt = await createRuntime(env, { workers: true, only: "webhooks" });
+  // Prometheus scrapes GET /metrics here (pm2 gives each instance its own METRICS_PORT).
+  const metrics = env.METRICS_PORT
+    ? await startMetricsServer({ port: env.METRICS_PORT, host: env.METRICS_HOST, token: env.METRICS_TOKEN })
+    : null;
   log.info({ group: env.WEBHOOK_DISPATCHER_GROUP, encryptedSecrets: Boolean(env.WEBHOOK_SECRET_KEY) }, "webhook dispatcher started");
   onShutdown(async (signal) => {
     log.info({ signal }, "webhook dispatcher stopping");
     await rt.close();
+    await metrics?.close();
   }, 30_000);
 }
 
