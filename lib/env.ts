@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { segmentEventMapSchema } from "@/lib/integrations/segment-spec";
+import { parseKeyring } from "@/lib/privacy/crypto";
 
 /**
  * The only module that reads process.env. Parsed once, on first use; a bad value stops the
@@ -183,6 +184,26 @@ export const envSchema = z.object({
   WEBHOOK_SECRET_KEY: z.preprocess(emptyToUndefined, z.string().min(32, { message: "must be at least 32 characters" }).optional()),
   /** Consumer group of the webhook dispatchers. */
   WEBHOOK_DISPATCHER_GROUP: z.preprocess(emptyToUndefined, z.string().regex(/^[A-Za-z0-9._-]{1,200}$/).default("webhook-dispatcher")),
+  /**
+   * Keys encrypting personal data at rest (docs/privacy.md): `keyId:base64key,…`, 32-byte keys,
+   * the first encrypts, the others still decrypt (rotation). Unset: a key created once in
+   * DATA_DIR/pii-keys; set it when processes run on several machines.
+   */
+  PII_KEYS: z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .superRefine((spec, ctx) => {
+        try {
+          parseKeyring(spec);
+        } catch (error) {
+          ctx.addIssue({ code: "custom", message: (error as Error).message });
+        }
+      })
+      .optional(),
+  ),
+  /** History, campaign sends and audit entries older than this many days are purged (NFR16). */
+  RETENTION_DAYS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1).max(36_500).default(365)),
 });
 
 export type Env = z.infer<typeof envSchema>;

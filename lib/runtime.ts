@@ -14,6 +14,10 @@ import type { MembershipHistory, MembershipStore } from "@/lib/ports/memberships
 import type { UserEventArchive } from "@/lib/ports/user-events";
 import type { ProfileStore } from "@/lib/ports/profiles";
 import { createProfileStore } from "@/lib/adapters/db/profile-store";
+import { createPrivacyStore } from "@/lib/adapters/db/privacy-store";
+import { generateKeySpec, parseKeyring, type Keyring } from "@/lib/privacy/crypto";
+import type { PrivacyDeps } from "@/lib/services/privacy";
+import { startRetentionJob, type RetentionJob } from "@/lib/services/retention";
 import { createUserEventArchive } from "@/lib/adapters/db/user-event-archive";
 import { createEvaluationProgressStore } from "@/lib/adapters/db/evaluation-progress-store";
 import {
@@ -67,6 +71,12 @@ export interface Runtime {
   accountDeps: AccountDeps;
   /** Signs the UI's session tokens (NEXTAUTH_SECRET, else a secret kept in DATA_DIR). */
   authSecret: string;
+  /** Encrypts personal data at rest (PII_KEYS, else a key kept in DATA_DIR/pii-keys). */
+  piiKeys: Keyring;
+  /** The deps of erasure, export and key rotation (lib/services/privacy.ts). */
+  privacyDeps: PrivacyDeps;
+  /** The retention purge of this process (web processes; pm2's several take turns by a lock). */
+  retention: RetentionJob | null;
   relay: OutboxRelay;
   memberships: MembershipStore;
   history: MembershipHistory;
@@ -105,6 +115,8 @@ export interface RuntimeOverrides {
   webhooks?: WebhookDispatcherOptions;
   /** Channel providers (default: those the environment configures). */
   senders?: Map<ChannelType, MessageSender>;
+  /** Run the retention purge on a timer (default: in web processes, i.e. without `only`). */
+  retention?: boolean;
 }
 
 export async function openMembershipStore(env: Env, db: DatabaseHandle): Promise<MembershipStore> {
@@ -141,6 +153,27 @@ function loadOrCreateSecret(dataDir: string): string {
     if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
   }
   return readFileSync(file, "utf8").trim();
+}
+
+/**
+ * The keys encrypting personal data: PII_KEYS, else one created once in DATA_DIR/pii-keys (0600;
+ * same file form as PII_KEYS) and shared by the processes of this machine. Losing that file
+ * loses the data it encrypts: back it up with the database, or set PII_KEYS.
+ */
+function loadPiiKeys(env: Env, log: Logger): Keyring {
+  if (env.PII_KEYS) return parseKeyring(env.PII_KEYS);
+  const file = path.resolve(env.DATA_DIR, "pii-keys");
+  mkdirSync(path.dirname(file), { recursive: true });
+  try {
+    writeFileSync(file, `${generateKeySpec(`k${Date.now().toString(36)}`)}\n`, { flag: "wx", mode: 0o600 });
+    log.info({ file }, "created a key for personal data at rest (set PII_KEYS to manage keys yourself)");
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+  }
+  if (env.DATABASE_URL) {
+    log.warn({ file }, "PII_KEYS is not set: personal data is encrypted with the key in DATA_DIR/pii-keys; every process reading profiles needs the same key");
+  }
+  return parseKeyring(readFileSync(file, "utf8").trim());
 }
 
 /** A process-unique id, for per-process consumer groups. */
@@ -211,7 +244,8 @@ export async function createRuntime(env: Env, overrides: RuntimeOverrides = {}):
       )
     : null;
   const campaignStore = createCampaignStore(db.db);
-  const profiles = createProfileStore(db.db);
+  const piiKeys = loadPiiKeys(env, log);
+  const profiles = createProfileStore(db.db, piiKeys);
   const senders = overrides.senders ?? createMessageSenders(env);
   const runs = createRunStore(db.db);
   const dispatcher = runWorkers && (overrides.only === undefined || overrides.only === "dispatcher")
@@ -252,6 +286,10 @@ export async function createRuntime(env: Env, overrides: RuntimeOverrides = {}):
     }
   }
   const authSecret = env.NEXTAUTH_SECRET ?? (overrides.only === undefined ? loadOrCreateSecret(env.DATA_DIR) : "");
+  const privacyStore = createPrivacyStore(db.db);
+  const retention = (overrides.retention ?? overrides.only === undefined)
+    ? startRetentionJob({ store: privacyStore, clock, log }, { retentionDays: env.RETENTION_DAYS })
+    : null;
   let closing: Promise<void> | undefined;
   return {
     env,
@@ -264,6 +302,9 @@ export async function createRuntime(env: Env, overrides: RuntimeOverrides = {}):
     jwt,
     accountDeps,
     authSecret,
+    piiKeys,
+    privacyDeps: { store: privacyStore, profiles, memberships, history, events, segments, eventLog, keys: piiKeys },
+    retention,
     relay,
     memberships,
     history,
@@ -300,6 +341,7 @@ export async function createRuntime(env: Env, overrides: RuntimeOverrides = {}):
     },
     close() {
       closing ??= (async () => {
+        await retention?.close();
         await webhooks?.close();
         await dispatcher?.close();
         await processor?.close();

@@ -19,4 +19,17 @@ export interface ProfileStore {
   /** Creates or replaces; returns the stored profile and whether it was new. */
   put(userId: string, input: ProfileInput, now: Date): Promise<{ profile: Profile; created: boolean }>;
   erase(userId: string): Promise<void>;
+  /**
+   * Key rotation: re-encrypts every profile whose personal data is not under the current key
+   * (or is still plaintext from before encryption), in batches of `batch`. Values under a key the
+   * ring no longer has are counted as `unreadable` and left alone.
+   */
+  rewrap(batch?: number): Promise<RewrapResult>;
+}
+
+export interface RewrapResult {
+  /** Profiles looked at (those not entirely under the current key). */
+  scanned: number;
+  rewrapped: number;
+  unreadable: number;
 }

@@ -51,9 +51,10 @@ export function parseKeyring(spec: string): Keyring {
     .filter(Boolean);
   if (entries.length === 0) throw new KeyringError("expected keyId:base64key[,keyId:base64key…]");
   const keys = new Map<string, Buffer>();
-  for (const entry of entries) {
+  for (const [i, entry] of entries.entries()) {
     const colon = entry.indexOf(":");
-    if (colon < 0) throw new KeyringError(`"${entry.slice(0, 8)}…": expected keyId:base64key`);
+    // Never echo key material in the message: it ends up in logs.
+    if (colon < 0) throw new KeyringError(`entry ${i + 1}: expected keyId:base64key`);
     const id = entry.slice(0, colon);
     const material = entry.slice(colon + 1);
     if (!KEY_ID.test(id)) throw new KeyringError(`key id "${id}": 1 to 32 of A-Z a-z 0-9 _ -`);

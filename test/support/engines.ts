@@ -142,6 +142,7 @@ export async function openTestRuntime(
     db,
     log,
     async close() {
+      await rt.retention?.close();
       await rt.webhooks?.close();
       await rt.dispatcher?.close();
       await rt.processor?.close();
