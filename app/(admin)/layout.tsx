@@ -16,6 +16,8 @@ export default async function AdminLayout({ children }: { children: React.ReactN
     { href: "/segments", label: "Segments" },
     { href: "/users", label: "Users" },
     { href: "/campaigns", label: "Campaigns" },
+    { href: "/webhooks", label: "Webhooks" },
+    { href: "/api-docs", label: "API reference" },
     ...(user.role === "admin"
       ? [
           { href: "/audit", label: "Audit log" },
