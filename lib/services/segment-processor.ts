@@ -36,6 +36,7 @@ import type { IngestedEvent } from "@/lib/events/schema";
 import { segmentUpdateMessageSchema, type SegmentUpdateMessage } from "@/lib/segments/model";
 import { TOPICS, type DeadLetter } from "@/lib/topics";
 import { errorText, isForeignKeyViolation, isPermanentError } from "@/lib/services/failure";
+import { traceIdOf } from "@/lib/log";
 
 const gzipAsync = promisify(gzip);
 /** Fastest gzip: ~10× quicker than the default level on engine snapshots, ~40 % larger. */
@@ -46,6 +47,10 @@ export interface ProcessorLogger {
   info(obj: object, msg?: string): void;
   warn(obj: object, msg?: string): void;
   error(obj: object, msg?: string): void;
+  /** pino's: with debug on, each evaluated event is logged under its request's trace id. */
+  debug?(obj: object, msg?: string): void;
+  isLevelEnabled?(level: string): boolean;
+  child?(bindings: object): ProcessorLogger;
 }
 
 export interface SegmentProcessorDeps {
@@ -211,7 +216,10 @@ export async function startSegmentProcessor(
       headers["original-partition"] = String(source.partition);
       headers["original-offset"] = source.offset;
     }
-    log.warn({ reason, error, key, ...(source ? { topic: source.topic, partition: source.partition, offset: source.offset } : {}) }, "dead-lettered");
+    log.warn(
+      { reason, error, key, ...(source ? { topic: source.topic, partition: source.partition, offset: source.offset, traceId: traceIdOf(source.headers) } : {}) },
+      "dead-lettered",
+    );
     return { key, value: JSON.stringify(letter), headers };
   }
 
@@ -497,6 +505,8 @@ export async function startSegmentProcessor(
       }
       let erasures = 0;
       let applied: IngestedEvent[] = [];
+      // Off the hot path unless debug logging is on.
+      const tracing = log.isLevelEnabled?.("debug") && log.child ? log.child : null;
       const engine = state.engine;
       for (const m of batch.messages) {
         const offset = BigInt(m.offset);
@@ -516,6 +526,11 @@ export async function startSegmentProcessor(
           // Dropped as too late (counted in eventsDroppedLate): not archived either.
           if (engine.stats.eventsDroppedLate === late) applied.push(e);
           for (const t of out) state.pending.push(t);
+          if (tracing) {
+            tracing
+              .call(log, { traceId: traceIdOf(m.headers) })
+              .debug?.({ userId: e.userId, eventType: e.eventType, partition: m.partition, offset: m.offset, transitions: out.length }, "event evaluated");
+          }
           continue;
         }
         const kind = (raw as { kind?: unknown } | null)?.kind;
