@@ -1,7 +1,7 @@
 "use client";
 import Link from "next/link";
 import { useRouter } from "next/navigation";
-import { useState } from "react";
+import { useEffect, useState } from "react";
 import { keepPreviousData, useInfiniteQuery, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { Badge, Button, Card, CardBody, CardHeader, EmptyState, ErrorState, Field, LoadingRows, PageHeader, ProgressBar, Select, Skeleton, Table, Td, Th, buttonClass } from "@/components/ui";
 import { formatDateTime, formatNumber, relativeTime } from "@/components/segments/format";
@@ -213,6 +213,14 @@ export function CampaignDetail({ id, canEdit }: { id: string; canEdit: boolean }
       return d.runs.some((r) => r.status === "RUNNING" || r.status === "SCHEDULED") || d.delivery.byStatus.queued + d.delivery.byStatus.sending > 0 ? 1_500 : 10_000;
     },
   });
+  // When the counts move (a run progressed, a send finished), the list and the chart follow at
+  // once instead of on their own, slower schedules, so the page never disagrees with itself.
+  const deliveryKey = q.data ? JSON.stringify([q.data.delivery.byStatus, q.data.runs.map((r) => r.status)]) : null;
+  useEffect(() => {
+    if (deliveryKey === null) return;
+    void qc.invalidateQueries({ queryKey: ["campaign", id, "sends"] });
+    void qc.invalidateQueries({ queryKey: ["campaign", id, "analytics"] });
+  }, [deliveryKey, id, qc]);
   const segment = useQuery({
     queryKey: ["segment", q.data?.segmentId, "name"],
     queryFn: () => apiFetch<{ name: string; active: boolean }>(`/api/v1/segments/${q.data!.segmentId}`),
@@ -316,7 +324,7 @@ export function CampaignDetail({ id, canEdit }: { id: string; canEdit: boolean }
       ) : null}
 
       <div className="mb-6 grid grid-cols-2 gap-4 lg:grid-cols-4">
-        <Stat label="Sent" value={formatNumber(d.sent)} hint={`of ${formatNumber(c.delivery.total)} sends`} />
+        <Stat label="Sent" value={formatNumber(d.sent)} hint={`of ${formatNumber(c.delivery.total)} ${c.delivery.total === 1 ? "send" : "sends"}`} />
         <Stat label="In flight" value={formatNumber(d.queued + d.sending)} hint="queued, deferred or sending" />
         <Stat label="Skipped" value={formatNumber(d.skipped)} hint="policy, missing address or variable" />
         <Stat label="Failed" value={formatNumber(d.failed)} hint="after retries" />

@@ -41,7 +41,7 @@ export function DeliveryChart({ analytics }: { analytics: Analytics }) {
           <XAxis dataKey="t" tickFormatter={label} tick={{ fontSize: 11, fill: "#475569" }} minTickGap={24} />
           <YAxis allowDecimals={false} tick={{ fontSize: 11, fill: "#475569" }} />
           <Tooltip labelFormatter={(t) => `${label(Number(t))} UTC`} />
-          <Legend wrapperStyle={{ fontSize: 12 }} />
+          <Legend wrapperStyle={{ fontSize: 12 }} itemSorter={(item) => SEND_STATUSES.indexOf(String(item.dataKey) as (typeof SEND_STATUSES)[number])} />
           {SEND_STATUSES.map((s) => (
             <Bar key={s} dataKey={s} stackId="s" fill={sendStatusColors[s]} isAnimationActive={false} />
           ))}

@@ -1,7 +1,62 @@
 "use client";
+import Link from "next/link";
 import { useRouter } from "next/navigation";
 import { useState } from "react";
-import { Button, Card, CardBody, Field, Input } from "@/components/ui";
+import { useQuery } from "@tanstack/react-query";
+import { Button, Card, CardBody, CardHeader, ErrorState, Field, Input, LoadingRows, Table, Td, Th } from "@/components/ui";
+import { formatDateTime, formatNumber, relativeTime } from "@/components/segments/format";
+import { apiFetch, errorMessage } from "@/lib/ui/api";
+
+interface ActiveUsers {
+  since: string;
+  data: { userId: string; events: number; lastEventAt: string }[];
+}
+
+/** Who sent events lately, from the event archive: a starting point when you have no id at hand. */
+export function ActiveUsers() {
+  const q = useQuery({ queryKey: ["users", "active"], queryFn: () => apiFetch<ActiveUsers>("/api/v1/users?minutes=60&limit=20"), refetchInterval: 10_000 });
+  return (
+    <Card>
+      <CardHeader title="Recently active" description="Users with events in the last hour, the most recent first" />
+      <CardBody>
+        {q.isPending ? (
+          <LoadingRows rows={5} label="Loading recently active users" />
+        ) : q.isError ? (
+          <ErrorState message={errorMessage(q.error)} onRetry={() => void q.refetch()} />
+        ) : q.data.data.length === 0 ? (
+          <p className="text-sm text-slate-600">No events in the last hour. Send events with POST /api/v1/events and the users show up here.</p>
+        ) : (
+          <Table aria-label="Recently active users">
+            <thead>
+              <tr>
+                <Th>User</Th>
+                <Th className="text-right">Events (1 h)</Th>
+                <Th>Last event</Th>
+              </tr>
+            </thead>
+            <tbody className="divide-y divide-slate-100">
+              {q.data.data.map((u) => (
+                <tr key={u.userId}>
+                  <Td className="max-w-64 truncate">
+                    <Link href={`/users/${encodeURIComponent(u.userId)}`} className="font-mono text-xs font-medium text-indigo-700 hover:underline">
+                      {u.userId}
+                    </Link>
+                  </Td>
+                  <Td className="text-right tabular-nums">{formatNumber(u.events)}</Td>
+                  <Td className="whitespace-nowrap text-slate-600">
+                    <time dateTime={u.lastEventAt} title={formatDateTime(u.lastEventAt)}>
+                      {relativeTime(u.lastEventAt)}
+                    </time>
+                  </Td>
+                </tr>
+              ))}
+            </tbody>
+          </Table>
+        )}
+      </CardBody>
+    </Card>
+  );
+}
 
 /** Look a user up by id: the id is any string an app sends as `userId` (1 to 256 characters). */
 export function UserLookup() {
@@ -10,7 +65,7 @@ export function UserLookup() {
   const [error, setError] = useState<string | null>(null);
   const [going, setGoing] = useState(false);
   return (
-    <Card className="max-w-2xl">
+    <Card>
       <CardBody>
         <form
           role="search"

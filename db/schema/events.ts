@@ -18,8 +18,9 @@ export const userEvents = pgTable(
     deviceId: text("device_id"),
     receivedAt: timestamp("received_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
     /**
-     * When the segment processor archived it, which it does right after evaluating it: the
-     * dashboard reads evaluation lag as archivedAt − receivedAt and throughput from this index.
+     * When the segment processor archived it, which it does after evaluating it (batched in the
+     * background, within about 100 ms): the dashboard reads evaluation lag as
+     * archivedAt − receivedAt and throughput from this index.
      */
     archivedAt: timestamp("archived_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
   },

@@ -59,7 +59,10 @@ export interface StatsStore {
   segments(): Promise<{ live: LiveSegment[]; allIds: string[] }>;
   /** Per minute since `since`; `recent` counts the events ingested since `recentSince`. */
   ingestion(since: Date, recentSince: Date): Promise<IngestionFigures & { recent: number }>;
-  /** archivedAt − receivedAt of the newest `sample` events archived since `since`; null when there are none. */
+  /**
+   * archivedAt − receivedAt of the newest `sample` events archived since `since` (ingestion to
+   * evaluated and archived; the archive trails evaluation by its batching delay); null when none.
+   */
   evaluationLag(since: Date, sample: number): Promise<LagFigures | null>;
   /** Entries and exits per minute since `since`, of these segments. */
   transitionsPerMinute(segmentIds: readonly string[], since: Date): Promise<TransitionMinute[]>;
@@ -68,6 +71,8 @@ export interface StatsStore {
   /** Every campaign send by status. */
   sendsByStatus(): Promise<Record<"queued" | "sending" | "sent" | "failed" | "skipped", number>>;
   checkpoints(groupId: string): Promise<CheckpointGroup | null>;
+  /** Users with events archived since `since`, the most recently active first. */
+  activeUsers(since: Date, limit: number): Promise<{ userId: string; events: number; lastEventAt: Date }[]>;
   /** Definition changes not yet published to segment-updates. */
   outbox(): Promise<{ pending: number; oldest: Date | null }>;
 }

@@ -120,18 +120,25 @@ async function computeOverview(deps: StatsDeps, now: Date) {
 
 export type StatsOverview = Awaited<ReturnType<typeof computeOverview>>;
 
-// One cache per runtime (keyed by its membership store, which lives as long as the runtime).
-const caches = new WeakMap<object, { at: number; value: Promise<StatsOverview> }>();
+// One short cache per deps object (lib/runtime-stats.ts makes one per runtime).
+const caches = new WeakMap<StatsDeps, { at: number; value: Promise<StatsOverview> }>();
 
 // GET /api/v1/stats/overview: the dashboard's figures, each from the table the pipeline writes
 // (see StatsStore). Computed at most every few seconds per process, whoever asks.
 export async function statsOverview(deps: StatsDeps, now: Date): Promise<StatsOverview> {
-  const hit = caches.get(deps.memberships);
+  const hit = caches.get(deps);
   if (hit && now.getTime() - hit.at < CACHE_MS && now.getTime() >= hit.at) return hit.value;
   const value = computeOverview(deps, now);
-  caches.set(deps.memberships, { at: now.getTime(), value });
+  caches.set(deps, { at: now.getTime(), value });
   value.catch(() => {
-    if (caches.get(deps.memberships)?.value === value) caches.delete(deps.memberships);
+    if (caches.get(deps)?.value === value) caches.delete(deps);
   });
   return value;
+}
+
+// GET /api/v1/users: who has been active lately (events evaluated in the last `minutes`), for
+// the user lookup page; read from the event archive.
+export async function activeUsers(deps: Pick<StatsDeps, "stats">, query: { minutes: number; limit: number }, now: Date) {
+  const since = new Date(now.getTime() - query.minutes * MINUTE);
+  return { since, data: await deps.stats.activeUsers(since, query.limit) };
 }

@@ -10,3 +10,19 @@ export const userEventsQuerySchema = z.object({
     .default(50),
 });
 export type UserEventsQuery = z.output<typeof userEventsQuerySchema>;
+
+/** GET /api/v1/users: recently active users. */
+export const activeUsersQuerySchema = z.object({
+  minutes: z.coerce
+    .number({ error: "must be a number" })
+    .int({ message: "must be a whole number" })
+    .min(1, { message: "must be at least 1" })
+    .max(1440, { message: "must be at most 1440" })
+    .default(60),
+  limit: z.coerce
+    .number({ error: "must be a number" })
+    .int({ message: "must be a whole number" })
+    .min(1, { message: "must be at least 1" })
+    .max(100, { message: "must be at most 100" })
+    .default(20),
+});

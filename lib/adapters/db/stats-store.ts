@@ -124,6 +124,16 @@ export function createStatsStore(db: Database): StatsStore {
       return { groupId, partitions: Number(r.n), oldest: date(r.oldest), newest: date(r.newest) };
     },
 
+    async activeUsers(since, limit) {
+      const r = await rows<{ user_id: string; n: number; last: string | Date }>(
+        db,
+        sql`select user_id, count(*)::int as n, max(received_at) as last
+            from user_events where archived_at >= ${iso(since)}::timestamptz
+            group by user_id order by last desc, user_id limit ${limit}`,
+      );
+      return r.map((x) => ({ userId: x.user_id, events: Number(x.n), lastEventAt: date(x.last) }));
+    },
+
     async outbox() {
       const [r] = await rows<{ n: number; oldest: string | Date | null }>(
         db,

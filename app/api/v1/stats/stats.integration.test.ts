@@ -11,6 +11,7 @@ import * as segmentsRoute from "@/app/api/v1/segments/route";
 import * as events from "@/app/api/v1/events/route";
 import * as userEvents from "@/app/api/v1/users/[userId]/events/route";
 import * as overview from "./overview/route";
+import * as users from "@/app/api/v1/users/route";
 
 describe.each(engineCases)("dashboard overview and user events on $name", (engine) => {
   let env: Awaited<ReturnType<typeof openTestRuntime>>;
@@ -89,5 +90,21 @@ describe.each(engineCases)("dashboard overview and user events on $name", (engin
     expect(bad.status).toBe(400);
     expectSeedError(bad.body, "VALIDATION_ERROR", "limit");
     expect((await call(userEvents.GET, "GET", { params: { userId: u }, key: null })).status).toBe(401);
+  });
+
+  it("lists recently active users, the most recent first", async () => {
+    await new Promise((r) => setTimeout(r, 20));
+    await call(events.POST, "POST", { body: { events: [{ userId: `c3-${run}`, eventType: "clicks", timestamp: Date.now(), attributes: {} }] } });
+    const res = await eventually(
+      () => call(users.GET, "GET", { query: { limit: "3" } }),
+      (r) => r.body?.data?.[0]?.events === 2 && r.body.data[0].userId === `c3-${run}`,
+      "c3 as the most recently active user",
+    );
+    expect(res.body.data).toHaveLength(3);
+    const all = (await call(users.GET, "GET", { query: { limit: "100" } })).body.data;
+    expect(all).toContainEqual(expect.objectContaining({ userId: `b-${run}`, events: 2 }));
+    expect(all).toHaveLength(6);
+    const bad = await call(users.GET, "GET", { query: { minutes: "0" } });
+    expectSeedError(bad.body, "VALIDATION_ERROR", "minutes");
   });
 });
