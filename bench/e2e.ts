@@ -82,6 +82,7 @@ const { values: args } = parseArgs({
     batch: { type: "string", default: "1000" },
     users: { type: "string", default: "100000" },
     workers: { type: "string", default: "2" },
+    partitions: { type: "string", default: "6" },
     probes: { type: "string", default: "20" },
     "poll-every": { type: "string", default: "10" },
     drain: { type: "string", default: "120" },
@@ -99,6 +100,7 @@ const CONNECTIONS = bounded("connections", 1, 64);
 const BATCH = bounded("batch", 1, 1000);
 const USERS = bounded("users", 1, 100_000_000);
 const WORKERS = bounded("workers", 0, 16);
+const PARTITIONS = bounded("partitions", 1, 256);
 const SPLIT = args.split === true;
 const PROBES_PER_S = SPLIT ? 0 : bounded("probes", 0, 1000);
 const POLL_EVERY = bounded("poll-every", 0, 1_000_000);
@@ -144,6 +146,7 @@ async function main() {
     workers: WORKERS,
     cpuProfDir: args["cpu-prof"],
     maxSockets: CONNECTIONS + 16,
+    partitions: PARTITIONS,
   });
   let failed = false;
   try {

@@ -6,10 +6,9 @@
  *
  *   - a fresh database `am_bench_<run>` created through DATABASE_URL (the role has CREATEDB)
  *     and dropped at the end;
- *   - a consumer group of its own for the processors (SEGMENT_PROCESSOR_GROUP) starting at the
- *     end of `user-events` (SEGMENT_PROCESSOR_START=end): the shared topic holds earlier runs'
- *     events, which are not replayed; the group and the processors' `segment-updates` groups
- *     are deleted at the end;
+ *   - Kafka topics of its own (KAFKA_TOPIC_PREFIX=`am-bench-<run>.`, created by the web process
+ *     with `partitions` partitions) and a consumer group of its own for the processors
+ *     (SEGMENT_PROCESSOR_GROUP); topics and groups are deleted at the end;
  *   - children stopped with SIGTERM, then SIGKILL after a grace period, also when the bench
  *     fails or is interrupted.
  *
@@ -116,7 +115,7 @@ interface Child {
   logFile: string;
   exited: Promise<number | null>;
   /** Counted as the output streams by (also past the log cap). */
-  counts: { rejected: number; foreignKey: number; errors: number };
+  counts: { rejected: number; deadLettered: number; errors: number };
 }
 
 /** Each child's log is capped: a processor retrying a failing batch logs a stack trace every few 100 ms. */
@@ -153,13 +152,13 @@ function startChild(name: string, args: string[], env: NodeJS.ProcessEnv, logDir
   const logFile = path.join(logDir, `${name}.log`);
   const out = createWriteStream(logFile);
   const proc = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
-  const counts = { rejected: 0, foreignKey: 0, errors: 0 };
+  const counts = { rejected: 0, deadLettered: 0, errors: 0 };
   let written = 0;
   const count = (re: RegExp, text: string) => text.match(re)?.length ?? 0;
   const onData = (chunk: Buffer) => {
     const text = chunk.toString("utf8");
     counts.rejected += count(/handler rejected/g, text);
-    counts.foreignKey += count(/violates foreign key constraint/g, text);
+    counts.deadLettered += count(/"msg":"dead-lettered"/g, text);
     counts.errors += count(/"level":50/g, text);
     if (written < LOG_CAP_BYTES) {
       written += chunk.length;
@@ -363,6 +362,8 @@ export interface PlatformOptions {
   env?: Record<string, string>;
   /** Sockets of the bench's HTTP client. */
   maxSockets?: number;
+  /** Partitions of the run's topics (KAFKA_PARTITIONS). Default 6. */
+  partitions?: number;
 }
 
 export interface Platform {
@@ -372,6 +373,8 @@ export interface Platform {
   dbName: string;
   dbUrl: string;
   group: string;
+  /** KAFKA_TOPIC_PREFIX of the run: the broker's name of a topic is `${topicPrefix}${name}`. */
+  topicPrefix: string;
   logDir: string;
   http: HttpClient;
   /** A small pool on the bench's database (readiness checks, counts). */
@@ -387,13 +390,12 @@ export interface Platform {
   stopWorkers(): Promise<void>;
   /**
    * Warnings the children logged that make a run suspect: a handler that rejected batches
-   * (and redelivers them), or memberships for segments this database does not have (another
-   * deployment's definitions arriving on the shared `segment-updates` topic).
+   * (and redelivers them), dead letters, error lines.
    */
   problems(): string[];
-  /** Why the run cannot be trusted (foreign segment definitions reached the processors), or null. */
+  /** Why the run cannot be trusted (the processors dead-lettered something), or null. */
   contaminated(): string | null;
-  /** Stops every child, drops the database, deletes the bench's consumer groups. Idempotent. */
+  /** Stops every child, drops the database, deletes the bench's topics and consumer groups. Idempotent. */
   stop(): Promise<void>;
 }
 
@@ -407,7 +409,10 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
   assertLoopback("DATABASE_URL", adminUrl);
   const brokers = brokersText.split(",").map((b) => b.trim()).filter(Boolean);
   for (const b of brokers) assertLoopback("KAFKA_BROKERS", b);
-  if (!existsSync(path.join(ROOT, ".next", "BUILD_ID"))) throw new Error("no production build: run `npm run build` first");
+  const distDir = process.env.NEXT_DIST_DIR || ".next";
+  if (!existsSync(path.join(ROOT, distDir, "BUILD_ID"))) {
+    throw new Error(`no production build in ${distDir}: run \`npm run build\` (with the same NEXT_DIST_DIR) first`);
+  }
 
   const run = `${Date.now().toString(36)}${randomBytes(2).toString("hex")}`;
   const key = `bench-admin-key-${randomBytes(12).toString("hex")}`;
@@ -416,6 +421,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
   url.pathname = `/${dbName}`;
   const dbUrl = url.toString();
   const group = `am-bench-${run}`;
+  const topicPrefix = `am-bench-${run}.`;
   const logDir = path.join(tmpdir(), `am-bench-${run}`);
   mkdirSync(logDir, { recursive: true });
 
@@ -451,6 +457,8 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
           .map((g) => g.groupId)
           .filter((g) => g === group || workerPids.some((pid) => g.startsWith(`segment-processor-defs-${host}-${pid}-`)));
         if (ours.length > 0) await admin.deleteGroups(ours).catch(() => {});
+        const topics = (await admin.listTopics()).filter((t) => t.startsWith(topicPrefix));
+        if (topics.length > 0) await admin.deleteTopics({ topics }).catch(() => {});
       } catch {
         /* best effort */
       }
@@ -488,6 +496,9 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
     PORT: String(options.port),
     DATABASE_URL: dbUrl,
     KAFKA_BROKERS: brokers.join(","),
+    KAFKA_TOPIC_PREFIX: topicPrefix,
+    KAFKA_PARTITIONS: String(options.partitions ?? 6),
+    NEXT_DIST_DIR: distDir,
     IN_PROCESS_WORKERS: "false",
     ADMIN_API_KEY: key,
     LOG_LEVEL: "warn",
@@ -526,6 +537,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
     dbName,
     dbUrl,
     group,
+    topicPrefix,
     logDir,
     http: httpClient,
     db,
@@ -580,21 +592,19 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
     problems() {
       const out: string[] = [];
       for (const c of [...webChildren, ...workerChildren]) {
-        const { rejected, foreignKey, errors } = c.counts;
-        if (rejected || foreignKey || errors) {
-          out.push(`${c.name}: ${rejected} rejected batches, ${foreignKey} foreign-key failures, ${errors} error lines (${c.logFile})`);
+        const { rejected, deadLettered, errors } = c.counts;
+        if (rejected || deadLettered || errors) {
+          out.push(`${c.name}: ${rejected} rejected batches, ${deadLettered} dead letters, ${errors} error lines (${c.logFile})`);
         }
       }
       return out;
     },
     contaminated() {
-      const fk = workerChildren.reduce((n, c) => n + c.counts.foreignKey, 0);
-      return fk === 0
+      const dead = workerChildren.reduce((n, c) => n + c.counts.deadLettered, 0);
+      return dead === 0
         ? null
-        : `the processors failed ${fk} membership writes on a foreign key: segment definitions of another ` +
-            "deployment reached them through the shared segment-updates topic (a test or another platform on this " +
-            "broker created segments), and a failing batch is redelivered forever, stalling its partition. " +
-            "The run is not valid; rerun when nothing else uses this Kafka broker.";
+        : `the processors dead-lettered ${dead} messages or writes (see their logs): every event the bench sends ` +
+            "is valid and every segment exists, so something is broken and the run is not valid.";
     },
     stop,
   };
@@ -682,7 +692,7 @@ export class MembershipListener {
   }
 
   async start(): Promise<void> {
-    const topic = "segment-memberships";
+    const topic = `${this.p.topicPrefix}segment-memberships`;
     const ends = await this.p.admin.fetchTopicOffsets(topic);
     const consumer = this.p.kafka.consumer({ groupId: this.groupId, maxWaitTimeInMs: 50, sessionTimeout: 10_000 });
     this.consumer = consumer;
@@ -799,7 +809,7 @@ export async function archivedEvents(p: Platform): Promise<number> {
 
 /** Partitions of `user-events`: the most segment-processor processes that can share the work. */
 export async function userEventPartitions(p: Platform): Promise<number> {
-  const md = await p.admin.fetchTopicMetadata({ topics: ["user-events"] });
+  const md = await p.admin.fetchTopicMetadata({ topics: [`${p.topicPrefix}user-events`] });
   return md.topics[0]?.partitions.length ?? 0;
 }
 

@@ -19,15 +19,16 @@
  */
 import {
   Kafka,
-  Partitioners,
   logLevel,
   type Admin,
   type Consumer,
   type IHeaders,
   type KafkaMessage,
   type LogEntry,
+  type ICustomPartitioner,
   type Producer,
 } from "kafkajs";
+import { partitionOfKey } from "@/lib/adapters/event-log/murmur2";
 
 import {
   EventLogUnavailableError,
@@ -103,6 +104,16 @@ function toUnavailable(error: unknown, what: string): Error {
   if (e?.name === "KafkaJSProtocolError" && e.retriable === false) return error as Error;
   return new EventLogUnavailableError(`${what}: ${errorText(error)}`, { cause: error });
 }
+
+/** Keyed messages go where Kafka's DefaultPartitioner puts them; unkeyed ones round-robin. */
+const keyPartitioner: ICustomPartitioner = () => {
+  let next = 0;
+  return ({ partitionMetadata, message }) => {
+    if (message.partition !== null && message.partition !== undefined) return message.partition;
+    if (message.key !== null && message.key !== undefined) return partitionOfKey(message.key, partitionMetadata.length);
+    return (next++ & 0x7fffffff) % partitionMetadata.length;
+  };
+};
 
 const METADATA_LAG = new Set(["NOT_LEADER_FOR_PARTITION", "LEADER_NOT_AVAILABLE", "UNKNOWN_TOPIC_OR_PARTITION"]);
 
@@ -235,7 +246,9 @@ export class KafkaEventLog implements EventLog {
         idempotent: true,
         maxInFlightRequests: 1,
         allowAutoTopicCreation: false,
-        createPartitioner: Partitioners.DefaultPartitioner,
+        // The DefaultPartitioner's mapping (murmur2 of the key), in 32-bit math: kafkajs' own
+        // allocates Long objects per 4 key bytes and filters the partition list per message.
+        createPartitioner: keyPartitioner,
       }),
     );
     this.admin = new Connection(() => this.kafka.admin());
@@ -258,6 +271,20 @@ export class KafkaEventLog implements EventLog {
   async ensureTopics(topics: TopicSpec[]): Promise<void> {
     this.assertOpen();
     if (topics.length === 0) return;
+    // Creating topics returns before every broker knows them; kafkajs' wait for their leaders
+    // can then fail with a retriable metadata error although they exist: look again.
+    const until = Date.now() + this.settings.requestTimeoutMs;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.ensureTopicsOnce(topics);
+      } catch (error) {
+        if (!metadataLag(error) || Date.now() > until) throw error;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(100 * 2 ** attempt, 1000)));
+      }
+    }
+  }
+
+  private async ensureTopicsOnce(topics: TopicSpec[]): Promise<void> {
     const connection = this.admin.get();
     try {
       const admin = await connection;
