@@ -1,4 +1,6 @@
 import { createStatsStore } from "@/lib/adapters/db/stats-store";
+import { metrics } from "@/lib/metrics";
+import { TOPICS } from "@/lib/topics";
 import type { Runtime } from "@/lib/runtime";
 import type { StatsDeps } from "@/lib/services/stats";
 
@@ -17,6 +19,14 @@ export function statsDeps(rt: Runtime): StatsDeps {
       memberships: rt.memberships,
       processor: rt.processor,
       processorGroup: rt.env.SEGMENT_PROCESSOR_GROUP,
+      // The in-process processor's consumer lag on user-events (lib/metrics), summed over its partitions.
+      backlog: rt.processor
+        ? async () => {
+            const gauge = await metrics().consumerLag.get();
+            const mine = gauge.values.filter((v) => v.labels.consumer === "segment-processor" && v.labels.topic === TOPICS.userEvents);
+            return mine.length === 0 ? null : mine.reduce((a, v) => a + v.value, 0);
+          }
+        : null,
     };
     cache.set(rt, deps);
   }

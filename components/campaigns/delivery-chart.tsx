@@ -38,7 +38,7 @@ export function DeliveryChart({ analytics }: { analytics: Analytics }) {
       <ResponsiveContainer width="100%" height="100%">
         <BarChart data={rows} margin={{ top: 8, right: 8, bottom: 0, left: -16 }}>
           <CartesianGrid vertical={false} stroke="#e2e8f0" />
-          <XAxis dataKey="t" tickFormatter={label} tick={{ fontSize: 11, fill: "#475569" }} minTickGap={24} />
+          <XAxis dataKey="t" tickFormatter={label} tick={{ fontSize: 11, fill: "#475569" }} interval={Math.max(0, Math.ceil(rows.length / 7) - 1)} />
           <YAxis allowDecimals={false} tick={{ fontSize: 11, fill: "#475569" }} />
           <Tooltip labelFormatter={(t) => `${label(Number(t))} UTC`} />
           <Legend wrapperStyle={{ fontSize: 12 }} itemSorter={(item) => SEND_STATUSES.indexOf(String(item.dataKey) as (typeof SEND_STATUSES)[number])} />

@@ -11,7 +11,7 @@ export function EventsChart({ data }: { data: { minute: string; events: number }
       <ResponsiveContainer width="100%" height="100%">
         <AreaChart data={data} margin={{ top: 8, right: 8, bottom: 0, left: -12 }}>
           <CartesianGrid vertical={false} stroke="#e2e8f0" />
-          <XAxis dataKey="minute" tickFormatter={time} minTickGap={32} {...axis} />
+          <XAxis dataKey="minute" tickFormatter={time} interval={Math.max(0, Math.ceil(data.length / 7) - 1)} {...axis} />
           <YAxis allowDecimals={false} {...axis} />
           <Tooltip labelFormatter={(v) => time(String(v))} formatter={(v) => [v, "events"]} />
           <Area type="linear" dataKey="events" stroke="#4f46e5" fill="#e0e7ff" strokeWidth={2} isAnimationActive={false} />
@@ -29,7 +29,7 @@ export function TransitionsChart({ data }: { data: { minute: string; entries: nu
       <ResponsiveContainer width="100%" height="100%">
         <BarChart data={data} margin={{ top: 8, right: 8, bottom: 0, left: -12 }}>
           <CartesianGrid vertical={false} stroke="#e2e8f0" />
-          <XAxis dataKey="minute" tickFormatter={time} minTickGap={32} {...axis} />
+          <XAxis dataKey="minute" tickFormatter={time} interval={Math.max(0, Math.ceil(data.length / 7) - 1)} {...axis} />
           <YAxis allowDecimals={false} {...axis} />
           <Tooltip labelFormatter={(v) => time(String(v))} />
           <Legend wrapperStyle={{ fontSize: 12 }} />

@@ -250,6 +250,8 @@ export function Dashboard() {
                   <dd className="text-right text-slate-900">{o.processor.checkpoint ? relativeTime(o.processor.checkpoint.oldest, new Date(o.at).getTime()) : "—"}</dd>
                   {o.processor.inProcess ? (
                     <>
+                      <dt className="text-slate-600">Events waiting to be evaluated</dt>
+                      <dd className="text-right tabular-nums text-slate-900">{o.processor.inProcess.backlog === null ? "—" : formatNumber(o.processor.inProcess.backlog)}</dd>
                       <dt className="text-slate-600">Users held in this process</dt>
                       <dd className="text-right tabular-nums text-slate-900">{formatNumber(o.processor.inProcess.users)}</dd>
                       <dt className="text-slate-600">Users awaiting re-evaluation</dt>
@@ -266,7 +268,7 @@ export function Dashboard() {
                 </dl>
                 <Source>
                   Checkpoints table (state saved with the offsets it covers), the outbox
-                  {o.processor.inProcess ? ", and the processor running in this web process" : "; processors run as separate workers"}.
+                  {o.processor.inProcess ? ", and the processor running in this web process (its consumer lag on user-events)" : "; processors run as separate workers"}.
                 </Source>
               </CardBody>
             </Card>

@@ -15,7 +15,7 @@ export interface Overview {
   processor: {
     group: string;
     checkpoint: { groupId: string; partitions: number; oldest: string; newest: string } | null;
-    inProcess: { partitions: number; users: number; usersToEvaluate: number; deadLetters: number } | null;
+    inProcess: { partitions: number; users: number; usersToEvaluate: number; deadLetters: number; backlog: number | null } | null;
   };
   outbox: { pending: number; oldest: string | null };
 }

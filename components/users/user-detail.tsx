@@ -287,6 +287,8 @@ export function UserDetail({ userId, canEdit }: { userId: string; canEdit: boole
           void qc.invalidateQueries({ queryKey: ["user", userId, "explain"] });
           void qc.invalidateQueries({ queryKey: ["user", userId, "events"] });
         }, 300);
+        // The archive is written in the background, shortly after the transition: look again.
+        setTimeout(() => void qc.invalidateQueries({ queryKey: ["user", userId, "events"] }), 1_500);
       }
     },
     [qc, userId],

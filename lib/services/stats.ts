@@ -9,6 +9,8 @@ export interface StatsDeps {
   processor: { status(): ProcessorStatus } | null;
   /** The processors' consumer group, whose checkpoints are read. */
   processorGroup: string;
+  /** Events appended to user-events that the in-process processor has not handled yet (null: unknown). */
+  backlog?: (() => Promise<number | null>) | null;
 }
 
 const SECOND = 1000;
@@ -85,6 +87,7 @@ async function computeOverview(deps: StatsDeps, now: Date) {
 
   const recentTransitions = recentFlow.reduce((a, f) => a + f.entries + f.exits, 0);
   const status = deps.processor?.status() ?? null;
+  const backlog = deps.backlog ? await deps.backlog() : null;
   return {
     at: now,
     windows: W,
@@ -111,6 +114,7 @@ async function computeOverview(deps: StatsDeps, now: Date) {
             users: status.users,
             usersToEvaluate: status.staleUsers,
             deadLetters: Object.values(status.deadLetters ?? {}).reduce((a, b) => a + b, 0),
+            backlog,
           }
         : null,
     },

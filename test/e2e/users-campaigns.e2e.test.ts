@@ -217,7 +217,7 @@ describe("user lookup, campaigns and the dashboard in the browser", () => {
     const largest = p.getByRole("list").filter({ hasText: "Cart adders" }).first();
     await largest.waitFor();
     expect(overview.segments.largest).toContainEqual(expect.objectContaining({ name: "Cart adders", members: 2 }));
-    await p.getByText("Median time from ingestion to evaluation", { exact: false }).waitFor();
+    await p.getByText("Median time from ingestion until an event is evaluated", { exact: false }).waitFor();
     await shot(p, "dashboard");
 
     const t = await openBrowser({ width: 820, height: 1180 });

@@ -68,7 +68,7 @@ describe.each(engineCases)("dashboard overview and user events on $name", (engin
     expect(body.segments.fastestGrowing[0]).toMatchObject({ id: clickers, entries: 5, exits: 0, net: 5, growthPercent: null });
     expect(body.segments).toMatchObject({ live: 2, active: 2 });
     expect(body.sends).toEqual({ byStatus: { queued: 0, sending: 0, sent: 0, failed: 0, skipped: 0 }, total: 0 });
-    expect(body.processor.inProcess).toMatchObject({ users: 6 });
+    expect(body.processor.inProcess).toMatchObject({ users: 6, backlog: 0 });
     expect(body.outbox).toMatchObject({ pending: 0 });
   }, 60_000);
 
