@@ -12,12 +12,15 @@ import {
   KeyboardSensor,
   PointerSensor,
   closestCenter,
+  rectIntersection,
   useDraggable,
   useDroppable,
   useSensor,
   useSensors,
   type Announcements,
+  type CollisionDetection,
   type DragEndEvent,
+  type KeyboardCoordinateGetter,
   type DragStartEvent,
 } from "@dnd-kit/core";
 import { SortableContext, arrayMove, sortableKeyboardCoordinates, useSortable, verticalListSortingStrategy } from "@dnd-kit/sortable";
@@ -43,6 +46,26 @@ const palette: PaletteBlock[] = [
 ];
 const blockOf = (id: string) => palette.find((p) => p.id === id);
 
+/**
+ * A palette block is over the rules only when it actually overlaps them (a block picked up and
+ * dropped in place adds nothing); rules reorder by the closest centre, as sortable lists do.
+ */
+const collision: CollisionDetection = (args) =>
+  String(args.active.id).startsWith("palette:") ? rectIntersection(args) : closestCenter(args);
+
+const ARROWS = new Set(["ArrowRight", "ArrowLeft", "ArrowDown", "ArrowUp"]);
+
+/** By keyboard, a palette block moves onto the rules with one arrow key; rules move between neighbours. */
+const keyboardCoordinates: KeyboardCoordinateGetter = (event, args) => {
+  const { active, droppableRects } = args.context;
+  if (active && String(active.id).startsWith("palette:") && ARROWS.has(event.code)) {
+    event.preventDefault();
+    const zone = droppableRects.get(DROPZONE);
+    return zone ? { x: zone.left + 16, y: zone.top + 16 } : undefined;
+  }
+  return sortableKeyboardCoordinates(event, args);
+};
+
 export interface RuleEditorProps {
   rules: RuleDraft[];
   onChange(rules: RuleDraft[]): void;
@@ -58,7 +81,7 @@ export function RuleEditor({ rules, onChange, errors, onEdit, disabled }: RuleEd
   const dndId = useId();
   const sensors = useSensors(
     useSensor(PointerSensor, { activationConstraint: { distance: 4 } }),
-    useSensor(KeyboardSensor, { coordinateGetter: sortableKeyboardCoordinates }),
+    useSensor(KeyboardSensor, { coordinateGetter: keyboardCoordinates }),
   );
 
   const insert = (block: PaletteBlock, index = rules.length) => {
@@ -106,7 +129,7 @@ export function RuleEditor({ rules, onChange, errors, onEdit, disabled }: RuleEd
     <DndContext
       id={dndId}
       sensors={sensors}
-      collisionDetection={closestCenter}
+      collisionDetection={collision}
       onDragStart={onDragStart}
       onDragEnd={onDragEnd}
       onDragCancel={() => setDragging(null)}
