@@ -55,6 +55,7 @@ import type { SegmentDefinition } from "@/lib/segments/model";
 import * as engineModule from "@/lib/evaluation/engine";
 import type { EngineEvent } from "@/lib/evaluation/engine";
 import * as rulesetModule from "@/lib/evaluation/ruleset";
+import { HEADER as SERIES_HEADER } from "@/lib/evaluation/window";
 import { MinHeap } from "@/lib/evaluation/heap";
 
 const { values: args } = parseArgs({
@@ -595,17 +596,20 @@ function heapUsed(): number {
 type EngineModule = typeof engineModule;
 type RuleSetModule = typeof rulesetModule;
 
-async function loadEngine(): Promise<{ engineMod: EngineModule; rulesetMod: RuleSetModule }> {
+/** The engine under test, and the number of header elements of its series arrays. */
+async function loadEngine(): Promise<{ engineMod: EngineModule; rulesetMod: RuleSetModule; header: number }> {
   const dir = args.engine ? path.resolve(args.engine) : null;
-  if (!dir) return { engineMod: engineModule, rulesetMod: rulesetModule };
+  if (!dir) return { engineMod: engineModule, rulesetMod: rulesetModule, header: SERIES_HEADER };
+  const windowMod = (await import(pathToFileURL(path.join(dir, "window.ts")).href)) as { HEADER?: number };
   return {
     engineMod: (await import(pathToFileURL(path.join(dir, "engine.ts")).href)) as EngineModule,
     rulesetMod: (await import(pathToFileURL(path.join(dir, "ruleset.ts")).href)) as RuleSetModule,
+    header: windowMod.HEADER ?? 1,
   };
 }
 
 async function run(nSegments: number): Promise<Result> {
-  const { engineMod, rulesetMod } = await loadEngine();
+  const { engineMod, rulesetMod, header } = await loadEngine();
   const defs = makeSegments(nSegments, SEED);
   const stream = new Stream(SEED);
   const CHUNK = 1 << 12; // small, so a chunk of event objects dies young (as a consumer batch would)
@@ -709,7 +713,7 @@ async function run(nSegments: number): Promise<Result> {
       if (!s) continue;
       any = true;
       windowBytes += s.length * 8 + 48;
-      buckets += (s.length - 1) / s[0]!;
+      buckets += (s.length - header) / s[0]!;
     }
     if (any) active++;
     memberships += u.members.length;

@@ -35,6 +35,7 @@ import {
 import { numeric } from "./values";
 import {
   COUNT_SPAN,
+  HEADER,
   HORIZON_S,
   SECOND_PRECISION_S,
   addEvent,
@@ -153,6 +154,8 @@ export class Definitions {
  * last one scanned and looks again (an early, harmless check instead of an unbounded scan).
  */
 const MAX_DUE_SCAN = 64;
+/** `computeDue`: recompute the due of every event type from scratch. */
+const ALL_TYPES = -1;
 const HORIZON_MINUTES = HORIZON_S / 60;
 
 function hasSlot(members: number[], slot: number): boolean {
@@ -577,7 +580,7 @@ export class PartitionEngine {
       else user.members = withoutSlot(user.members, slot);
     }
     this.evaluate(user, nowMs, out, "definition", changed);
-    user.due = this.computeDue(user, user.evalAt, false);
+    user.due = this.computeDue(user, user.evalAt, ALL_TYPES);
   }
 
   /**
@@ -593,12 +596,15 @@ export class PartitionEngine {
       const prev = user.evalAt;
       this.begin(user, at);
       const { aggNow, bounds, blockStamp } = this;
+      let stepped = 0;
       for (let t = 0; t < rs.byType.length; t++) {
         const s = user.series[t];
-        if (!s) continue;
+        // A type whose own due is later has no rule that can change truth by `at`.
+        if (!s || s[1]! > at) continue;
+        stepped |= 1 << t;
         const stride = s[0]!;
         let newest = s.length - stride; // newest bucket not in the future at `at`
-        while (newest >= 1 && keySec(s[newest]!) > at) newest -= stride;
+        while (newest >= HEADER && keySec(s[newest]!) > at) newest -= stride;
         const measures = rs.byType[t]!.measures;
         for (let k = 0; k < measures.length; k++) {
           const m = measures[k]!;
@@ -612,7 +618,7 @@ export class PartitionEngine {
             const now = aggNow[m.offset + w]!;
             let before = now;
             // Departed since `prev`: just older than the window's oldest bucket.
-            for (let i = b < 0 ? newest : b - stride; i >= 1; i -= stride) {
+            for (let i = b < 0 ? newest : b - stride; i >= HEADER; i -= stride) {
               const key = s[i]!;
               const bt = keyT(key);
               if (departureTime(bt, windowMinutes) <= prev) break;
@@ -633,18 +639,27 @@ export class PartitionEngine {
       }
       user.evalAt = at;
       this.evaluate(user, toEpochMs(at), out, "time", null);
-      user.due = this.computeDue(user, at, true);
+      user.due = this.computeDue(user, at, stepped);
       if (user.due <= at) user.due = at + 1;
     }
   }
 
   /**
-   * The first instant after `at` at which some rule could change truth. `fresh`: this step's
-   * aggregates (and bounds) at `at` are already computed for every type that has events.
+   * The first instant after `at` at which some rule could change truth: the earliest due of the
+   * user's series. `fresh`: a bit per event type whose due is recomputed from this step's
+   * aggregates and bounds at `at` (already computed); the others keep theirs, except with
+   * `ALL_TYPES`, which recomputes every type from scratch.
    */
-  private computeDue(user: UserState, at: number, fresh: boolean): number {
+  private computeDue(user: UserState, at: number, fresh: number): number {
     let due = Infinity;
-    for (let t = 0; t < user.series.length; t++) if (user.series[t]) due = this.dueOfType(user, t, at, due, fresh);
+    const series = user.series;
+    for (let t = 0; t < series.length; t++) {
+      const s = series[t];
+      if (!s) continue;
+      if (fresh === ALL_TYPES) s[1] = this.dueOfType(s, t, at, false);
+      else if ((fresh >> t) & 1) s[1] = this.dueOfType(s, t, at, true);
+      if (s[1]! < due) due = s[1]!;
+    }
     return due;
   }
 
@@ -697,8 +712,14 @@ export class PartitionEngine {
     }
     if (now > user.evalAt) user.evalAt = now;
     if (this.candidates.length > 0) this.evaluate(user, nowMs, out, "event", null);
-    // This type's due may have moved earlier (e.g. a future event, or a new departure).
-    user.due = this.dueOfType(user, typeIdx, now, user.due, fresh);
+    // Only this type's due can have moved (e.g. a future event, or a new departure).
+    s[1] = this.dueOfType(s, typeIdx, now, fresh);
+    let due = Infinity;
+    for (let k = 0; k < user.series.length; k++) {
+      const x = user.series[k];
+      if (x && x[1]! < due) due = x[1]!;
+    }
+    user.due = due;
   }
 
   /** Sizes the scratch arrays for the current rule set. */
@@ -951,10 +972,10 @@ export class PartitionEngine {
       const s = series[t];
       if (s && needsCompaction(s, now)) {
         const c = compact(s, now);
-        series[t] = c.length > 1 ? c : undefined;
+        series[t] = c.length > HEADER ? c : undefined;
       }
     }
-    if (user.due <= now) user.due = this.computeDue(user, now, false);
+    if (user.due <= now) user.due = this.computeDue(user, now, ALL_TYPES);
     if (user.due !== Infinity && user.due !== prevDue) this.timers.push(user.due, user);
     // Housekeeping: armed once; when it fires early (newer events since), it re-arms.
     if (user.expiry === Infinity) {
@@ -971,15 +992,14 @@ export class PartitionEngine {
   }
 
   /**
-   * The first instant after `now` at which some rule on this type could change truth, or `due`
-   * if that is earlier. `fresh`: the step's aggregates and bounds at `now` are current.
+   * The first instant after `now` at which some rule on this type could change truth (or an
+   * earlier instant at which to look again). `fresh`: the step's aggregates and bounds at `now`
+   * are current.
    * Per group, the thresholds next to the current aggregate bound an interval in which no rule
    * changes truth; the scan follows departing buckets until the aggregate leaves it.
    */
-  private dueOfType(user: UserState, typeIdx: number, now: number, due: number, fresh: boolean): number {
-    const s = user.series[typeIdx];
-    if (!s) return due;
-    due = Math.min(due, nextArrival(s, now));
+  private dueOfType(s: Series, typeIdx: number, now: number, fresh: boolean): number {
+    let due = nextArrival(s, now);
     const measures = this.scratch().byType[typeIdx]!.measures;
     const { aggNow, bounds } = this;
     const stride = s[0]!;
