@@ -5,6 +5,8 @@
 #   bash scripts/services.sh up       install what is missing, start both, wait until they answer
 #   bash scripts/services.sh down     stop both
 #   bash scripts/services.sh status   print each one's state; exit 0 only if both are up
+#   … up|down|status pg|kafka         the same for one of them (the fault tests stop and restart
+#                                     their own instances this way)
 #
 # `up` prints only `export NAME=value` lines on stdout (everything else goes to stderr), so
 #   eval "$(bash scripts/services.sh up)"
@@ -12,7 +14,8 @@
 #
 # Overridable: PGPORT (5432), KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (9093),
 # SERVICES_DIR (.cache/services), SERVICES_TIMEOUT (seconds to wait for each, 90),
-# KAFKA_HEAP (-Xmx512m).
+# KAFKA_HEAP (-Xmx512m), KAFKA_LIBS_DIR (the broker's jars, $SERVICES_DIR/kafka/libs: point a
+# second instance at the first one's to skip resolving them again).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -26,7 +29,7 @@ KAFKA_HEAP="${KAFKA_HEAP:--Xmx512m}"
 PG_DIR="$SERVICES_DIR/pg" # may move, see choose_pg_dir
 PG_LOG="$PG_DIR.log"
 KAFKA_DIR="$SERVICES_DIR/kafka"
-KAFKA_LIBS="$KAFKA_DIR/libs"
+KAFKA_LIBS="${KAFKA_LIBS_DIR:-$KAFKA_DIR/libs}"
 KAFKA_PID="$KAFKA_DIR/kafka.pid"
 KAFKA_LOG="$KAFKA_DIR/kafka.log"
 KAFKA_POM="$ROOT/scripts/kafka/pom.xml"
@@ -118,7 +121,11 @@ pg_as_owner() {
 choose_pg_dir() {
   PG_DIR="$SERVICES_DIR/pg"
   if is_root && id postgres >/dev/null 2>&1 && ! runuser -u postgres -- test -x "$SERVICES_DIR"; then
-    PG_DIR="/var/tmp/audience-manager-pg-$(printf '%s' "$ROOT" | sha256sum | cut -c1-12)"
+    # Named after the checkout, or after SERVICES_DIR when that is not the default (a second
+    # instance, e.g. the fault tests', must not share the first one's cluster).
+    local key="$ROOT"
+    [ "$SERVICES_DIR" = "$ROOT/.cache/services" ] || key="$SERVICES_DIR"
+    PG_DIR="/var/tmp/audience-manager-pg-$(printf '%s' "$key" | sha256sum | cut -c1-12)"
   fi
   PG_LOG="$PG_DIR.log"
 }
@@ -386,28 +393,34 @@ kafka_status() {
 # ---------------------------------------------------------------- main
 
 cmd="${1:-}"
+only="${2:-}"
+case "$only" in
+  "" | pg | kafka) ;;
+  *) echo "usage: $0 up|down|status [pg|kafka]" >&2; exit 2 ;;
+esac
+want() { [ -z "$only" ] || [ "$only" = "$1" ]; }
 case "$cmd" in
   up)
     mkdir -p "$SERVICES_DIR"
-    pg_up
-    kafka_up
-    printf 'export DATABASE_URL=%s\n' "$DATABASE_URL"
-    printf 'export KAFKA_BROKERS=%s\n' "$KAFKA_BROKERS"
+    if want pg; then pg_up; fi
+    if want kafka; then kafka_up; fi
+    if want pg; then printf 'export DATABASE_URL=%s\n' "$DATABASE_URL"; fi
+    if want kafka; then printf 'export KAFKA_BROKERS=%s\n' "$KAFKA_BROKERS"; fi
     ;;
   down)
     rc=0
-    kafka_down || rc=1
-    pg_down || rc=1
+    if want kafka; then kafka_down || rc=1; fi
+    if want pg; then pg_down || rc=1; fi
     exit "$rc"
     ;;
   status)
     rc=0
-    pg_status || rc=1
-    kafka_status || rc=1
+    if want pg; then pg_status || rc=1; fi
+    if want kafka; then kafka_status || rc=1; fi
     exit "$rc"
     ;;
   *)
-    echo "usage: $0 up|down|status" >&2
+    echo "usage: $0 up|down|status [pg|kafka]" >&2
     exit 2
     ;;
 esac
