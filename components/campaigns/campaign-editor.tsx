@@ -1,7 +1,7 @@
 "use client";
 import Link from "next/link";
 import { useRouter } from "next/navigation";
-import { useEffect, useId, useMemo, useRef, useState } from "react";
+import { useCallback, useEffect, useId, useMemo, useRef, useState } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { Button, Card, CardBody, CardHeader, ErrorState, Field, Input, PageHeader, Select, Skeleton, Textarea, buttonClass } from "@/components/ui";
 import { cx } from "@/components/ui/cx";
@@ -285,7 +285,7 @@ export function CampaignEditor({ campaign }: { campaign?: ApiCampaign }) {
   };
   const segmentOptions = segments.data?.data ?? [];
   const currentMissing = draft.segmentId !== "" && segments.isSuccess && !segmentOptions.some((s) => s.id === draft.segmentId);
-  const onTemplateIssue = useMemo(() => (i: Record<string, string>) => setLiveIssues(i), []);
+  const onTemplateIssue = useCallback((i: Record<string, string>) => setLiveIssues(i), []);
 
   return (
     <>

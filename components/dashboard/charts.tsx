@@ -9,7 +9,7 @@ export function EventsChart({ data }: { data: { minute: string; events: number }
   return (
     <figure className="h-48 w-full" aria-label={`Events ingested per minute over the last ${data.length} minutes: ${total} in all`}>
       <ResponsiveContainer width="100%" height="100%">
-        <AreaChart data={data} margin={{ top: 8, right: 8, bottom: 0, left: -12 }}>
+        <AreaChart data={data} margin={{ top: 8, right: 20, bottom: 0, left: -12 }}>
           <CartesianGrid vertical={false} stroke="#e2e8f0" />
           <XAxis dataKey="minute" tickFormatter={time} interval={Math.max(0, Math.ceil(data.length / 7) - 1)} {...axis} />
           <YAxis allowDecimals={false} {...axis} />
@@ -27,7 +27,7 @@ export function TransitionsChart({ data }: { data: { minute: string; entries: nu
   return (
     <figure className="h-48 w-full" aria-label={`Segment entries and exits per minute over the last ${data.length} minutes: ${entries} entries, ${exits} exits`}>
       <ResponsiveContainer width="100%" height="100%">
-        <BarChart data={data} margin={{ top: 8, right: 8, bottom: 0, left: -12 }}>
+        <BarChart data={data} margin={{ top: 8, right: 20, bottom: 0, left: -12 }}>
           <CartesianGrid vertical={false} stroke="#e2e8f0" />
           <XAxis dataKey="minute" tickFormatter={time} interval={Math.max(0, Math.ceil(data.length / 7) - 1)} {...axis} />
           <YAxis allowDecimals={false} {...axis} />

@@ -64,11 +64,11 @@ function Loading() {
           <Skeleton key={i} className="h-40" />
         ))}
       </div>
-      <div className="grid gap-6 lg:grid-cols-2">
+      <div className="grid gap-6 md:grid-cols-2">
         <Skeleton className="h-72" />
         <Skeleton className="h-72" />
       </div>
-      <div className="grid gap-6 lg:grid-cols-2">
+      <div className="grid gap-6 md:grid-cols-2">
         <Skeleton className="h-64" />
         <Skeleton className="h-64" />
       </div>
@@ -132,7 +132,7 @@ export function Dashboard() {
                     ? `last event evaluated ${relativeTime(o.ingestion.lastEvaluatedAt)}`
                     : "no events evaluated yet"
               }
-              source={`Median time from ingestion until an event is evaluated and archived (the archive write trails evaluation by up to 0.1 s), over ${formatNumber(o.evaluationLag?.events ?? 0)} events archived in the last ${o.windows.lagSeconds} s.`}
+              source={`Median time from ingestion until an event is evaluated and archived (the archive write trails evaluation by up to 0.1 s)${o.evaluationLag ? `, over the ${formatNumber(o.evaluationLag.events)} events archived in the last ${o.windows.lagSeconds} s` : `; no event was archived in the last ${o.windows.lagSeconds} s`}.`}
             />
             <Figure
               label="Transitions"
@@ -153,7 +153,7 @@ export function Dashboard() {
             />
           </div>
 
-          <div className="grid gap-6 lg:grid-cols-2">
+          <div className="grid gap-6 md:grid-cols-2">
             <Card>
               <CardHeader title="Events ingested per minute" description={`Last ${o.windows.seriesMinutes} minutes, by time of ingestion`} />
               <CardBody>
@@ -170,7 +170,7 @@ export function Dashboard() {
             </Card>
           </div>
 
-          <div className="grid gap-6 lg:grid-cols-2">
+          <div className="grid gap-6 md:grid-cols-2">
             <Card>
               <CardHeader title="Largest segments" description={`Current members · ${o.segments.active} active of ${o.segments.live} segments`} />
               <CardBody>
@@ -217,7 +217,7 @@ export function Dashboard() {
             </Card>
           </div>
 
-          <div className="grid gap-6 lg:grid-cols-2">
+          <div className="grid gap-6 md:grid-cols-2">
             <Card>
               <CardHeader title="Sends by status" description={`${formatNumber(o.sends.total)} messages in all`} />
               <CardBody>
