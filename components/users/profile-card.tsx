@@ -105,7 +105,7 @@ function ProfileForm({ userId, profile, onDone }: { userId: string; profile: Api
 
   return (
     <form onSubmit={submit} className="space-y-3" aria-label="Edit profile">
-      <div className="grid gap-3 sm:grid-cols-2">
+      <div className="grid gap-3">
         <Field label="Email" error={errors.email}>
           <Input type="email" value={draft.email} onChange={set("email")} autoComplete="off" placeholder="name@example.com" />
         </Field>
