@@ -58,6 +58,7 @@ describe.each(engineCases)("realtime WebSocket channels on $name", (engine) => {
     server = createServer((_req, res) => res.writeHead(404).end());
     realtime = await startRealtime(server, env.rt, {
       timings: { segmentPollMs: 1_000, segmentMinRefreshMs: 200 },
+      waitForFeed: true,
     });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     base = `ws://127.0.0.1:${(server.address() as AddressInfo).port}`;

@@ -34,6 +34,8 @@ export interface RealtimeOptions {
   timings?: Partial<ChannelTimings>;
   /** WebSocket ping interval; a socket that missed the previous ping is dropped. */
   heartbeatMs?: number;
+  /** Resolve only once the feed has joined (tests); by default it joins in the background. */
+  waitForFeed?: boolean;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -163,10 +165,33 @@ export async function startRealtime(server: Server, rt: Runtime, options: Realti
     },
     options.timings,
   );
-  const feed: Subscription = await startMembershipFeed(rt.eventLog, hub, {
-    groupId: options.groupId ?? `realtime-${instanceId()}`,
-    onMalformed: (info) => log.warn(info, "realtime: skipped a malformed segment-memberships message"),
+  // The feed joins in the background and retries: a broker that is down must not keep the web
+  // process from serving (snapshots still poll the figures meanwhile).
+  let feed: Subscription | null = null;
+  let stopped = false;
+  let retry: NodeJS.Timeout | null = null;
+  const groupId = options.groupId ?? `realtime-${instanceId()}`;
+  const joined = new Promise<void>((resolve) => {
+    const join = () => {
+      startMembershipFeed(rt.eventLog, hub, {
+        groupId,
+        onMalformed: (info) => log.warn(info, "realtime: skipped a malformed segment-memberships message"),
+      }).then(
+        (sub) => {
+          if (stopped) void sub.close();
+          else feed = sub;
+          resolve();
+        },
+        (error: unknown) => {
+          log.warn({ err: error }, "realtime: could not subscribe to segment-memberships; retrying in 5 s");
+          if (!stopped) retry = setTimeout(join, 5_000);
+          else resolve();
+        },
+      );
+    };
+    join();
   });
+  if (options.waitForFeed) await joined;
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: 4 * 1024 });
   const alive = new WeakMap<WebSocket, boolean>();
@@ -248,7 +273,9 @@ export async function startRealtime(server: Server, rt: Runtime, options: Realti
         ]);
         for (const ws of wss.clients) ws.terminate();
         await new Promise<void>((resolve) => wss.close(() => resolve()));
-        await feed.close();
+        stopped = true;
+        if (retry) clearTimeout(retry);
+        await feed?.close();
       })();
       return closing;
     },

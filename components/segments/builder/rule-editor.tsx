@@ -357,7 +357,7 @@ function RuleCard({
               <Input id={id("field")} aria-label={`Rule ${n} field`} value={rule.field} placeholder="value" disabled={disabled} aria-invalid={invalid("field")} aria-describedby={describedBy("field")} onChange={(e) => set({ field: e.target.value }, "field")} />
             </Labeled>
           ) : (
-            <div className="hidden sm:block" aria-hidden />
+            <p className="hidden self-end pb-2 text-xs text-slate-600 sm:block">Counts each {eventTypeLabels[rule.eventType].toLowerCase()} event in the window.</p>
           )}
           <Labeled label="Operator" htmlFor={id("operator")}>
             <Select id={id("operator")} aria-label={`Rule ${n} operator`} value={rule.operator} disabled={disabled} onChange={(e) => set({ operator: e.target.value as RuleDraft["operator"] }, "operator")}>

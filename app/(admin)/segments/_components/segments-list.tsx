@@ -157,7 +157,7 @@ export function SegmentsList({ canEdit }: { canEdit: boolean }) {
                 const def = definitionText(s, names);
                 return (
                   <tr key={s.id} className="hover:bg-slate-50">
-                    <Td className="max-w-[16rem]">
+                    <Td className="min-w-[10rem] max-w-[16rem]">
                       <Link href={`/segments/${s.id}`} className="font-medium text-indigo-700 hover:underline focus-visible:outline-2 focus-visible:outline-indigo-600">
                         {s.name}
                       </Link>
@@ -171,7 +171,8 @@ export function SegmentsList({ canEdit }: { canEdit: boolean }) {
                     <Td>
                       <Badge tone={s.active ? "green" : "gray"}>{s.active ? "Active" : "Inactive"}</Badge>
                     </Td>
-                    <Td className="hidden max-w-md xl:table-cell">
+                    {/* Takes the room that is left and truncates, so the sparkline column always fits. */}
+                    <Td className="hidden w-full max-w-0 xl:table-cell">
                       <p className="truncate font-mono text-xs text-slate-700" title={def}>
                         {def}
                       </p>
@@ -180,7 +181,7 @@ export function SegmentsList({ canEdit }: { canEdit: boolean }) {
                       <span data-testid="member-count">{st ? formatNumber(st.currentMembers) : "…"}</span>
                     </Td>
                     <Td>
-                      <Sparkline points={st?.points} label={`${s.name} members`} />
+                      <Sparkline points={st?.points} width={96} label={`${s.name} members`} />
                     </Td>
                   </tr>
                 );
