@@ -16,6 +16,12 @@ export type ProfileInput = Pick<Profile, "email" | "phone" | "deviceTokens" | "t
 
 export interface ProfileStore {
   get(userId: string): Promise<Profile | null>;
+  /**
+   * The profiles of these users, in one read (a batch run takes a page of members at once). A
+   * user without a profile is absent; a profile that cannot be read (its key is gone) is its
+   * Error, so one bad row does not fail the others.
+   */
+  getMany(userIds: readonly string[]): Promise<Map<string, Profile | Error>>;
   /** Creates or replaces; returns the stored profile and whether it was new. */
   put(userId: string, input: ProfileInput, now: Date): Promise<{ profile: Profile; created: boolean }>;
   erase(userId: string): Promise<void>;

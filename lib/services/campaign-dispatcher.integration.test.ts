@@ -57,9 +57,15 @@ describe.each(engineCases)("campaign dispatcher on $name (ON_ENTER / ON_EXIT)", 
       },
     });
     // A profile this dispatcher cannot read (think: encrypted under a key it no longer has).
+    const unreadable = (userId: string) => userId.startsWith("unreadable-");
     const profiles: ProfileStore = {
       ...env.rt.profiles,
-      get: (userId) => (userId.startsWith("unreadable-") ? Promise.reject(new Error("cannot decrypt the profile")) : env.rt.profiles.get(userId)),
+      get: (userId) => (unreadable(userId) ? Promise.reject(new Error("cannot decrypt the profile")) : env.rt.profiles.get(userId)),
+      getMany: async (userIds) => {
+        const found = await env.rt.profiles.getMany(userIds);
+        for (const userId of userIds) if (unreadable(userId)) found.set(userId, new Error("cannot decrypt the profile"));
+        return found;
+      },
     };
     installRuntime({ ...env.rt, campaignDeps: { ...env.rt.campaignDeps, channels: new Set(["email", "sms"] as const) } });
     dispatcher = await startCampaignDispatcher(

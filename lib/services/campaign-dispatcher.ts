@@ -119,6 +119,28 @@ export interface Dispatcher {
   close(): Promise<void>;
 }
 
+/**
+ * Runs `fn` over the items with at most `limit` at a time. On a failure (or once `stop()` says
+ * so) no new item starts; the ones running finish, then the first error is thrown.
+ */
+async function forEachConcurrently<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>, stop: () => boolean): Promise<void> {
+  let next = 0;
+  let failure: { error: unknown } | null = null;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length && !failure && !stop()) {
+        const item = items[next++]!;
+        try {
+          await fn(item);
+        } catch (error) {
+          failure ??= { error };
+        }
+      }
+    }),
+  );
+  if (failure) throw (failure as { error: unknown }).error;
+}
+
 export async function startCampaignDispatcher(deps: DispatcherDeps, options: DispatcherOptions = {}): Promise<Dispatcher> {
   const maxAttempts = options.maxAttempts ?? 5;
   const retry = { baseMs: options.retryBaseMs ?? 1_000, maxMs: options.retryMaxMs ?? 5 * 60_000 };
@@ -139,11 +161,22 @@ export async function startCampaignDispatcher(deps: DispatcherDeps, options: Dis
     return limiters.get(c.id)!;
   };
 
+  // Segment names for templates, kept a few seconds: a batch run renders thousands of messages
+  // for one segment, and a rename showing up seconds late in a message is harmless.
+  const segmentNames = new Map<string, { name: string | null; at: number }>();
+  async function segmentName(segmentId: string): Promise<string | null> {
+    const hit = segmentNames.get(segmentId);
+    if (hit && performance.now() - hit.at < 5_000) return hit.name;
+    const name = (await deps.segments.names([segmentId])).get(segmentId) ?? null;
+    if (segmentNames.size > 10_000) segmentNames.clear();
+    segmentNames.set(segmentId, { name, at: performance.now() });
+    return name;
+  }
+
   async function contextFor(c: Campaign, profile: Profile | null): Promise<TemplateContext> {
-    const names = await deps.segments.names([c.segmentId]);
     return {
       user: profile ? { email: profile.email, phone: profile.phone, attributes: profile.attributes } : null,
-      segment: { name: names.get(c.segmentId) ?? null },
+      segment: { name: await segmentName(c.segmentId) },
       campaign: { name: c.name },
     };
   }
@@ -170,8 +203,12 @@ export async function startCampaignDispatcher(deps: DispatcherDeps, options: Dis
     }
   }
 
-  /** One attempt at one send record; every outcome is written to the record. */
-  async function attempt(c: Campaign, record: SendRecord): Promise<void> {
+  /**
+   * One attempt at one send record; every outcome is written to the record. `preloaded` is the
+   * user's profile when the caller read it already (a batch run reads a page's at once): a
+   * Profile, null for none, an Error for one that cannot be read; undefined to read it here.
+   */
+  async function attempt(c: Campaign, record: SendRecord, preloaded?: Profile | Error | null): Promise<void> {
     const now = deps.clock.now();
     if (c.status !== "ACTIVE") {
       // Paused: keep it queued and look again later; completed: it will never go.
@@ -184,7 +221,8 @@ export async function startCampaignDispatcher(deps: DispatcherDeps, options: Dis
     }
     const sender = deps.senders.get(c.channelType);
     if (!sender) return void (await deps.sends.markSkipped(record.id, `no_${c.channelType}_provider`, now));
-    const profile = await deps.profiles.get(record.userId);
+    const profile = preloaded === undefined ? await deps.profiles.get(record.userId) : preloaded;
+    if (profile instanceof Error) throw profile;
     if (!profile) return void (await deps.sends.markSkipped(record.id, "no_profile", now));
     const decision = decideSend({
       policy: c.policy,
@@ -232,9 +270,9 @@ export async function startCampaignDispatcher(deps: DispatcherDeps, options: Dis
    * fails the batch it came in, nor holds up the others. After `markSending` the guarded
    * requeue is a no-op: that record is left to the stuck-call reconciliation.
    */
-  async function attemptSafely(c: Campaign, record: SendRecord): Promise<void> {
+  async function attemptSafely(c: Campaign, record: SendRecord, preloaded?: Profile | Error | null): Promise<void> {
     try {
-      await attempt(c, record);
+      await attempt(c, record, preloaded);
     } catch (error) {
       sendErrors++;
       const reason = `error: ${errorText(error)}`;
@@ -393,26 +431,44 @@ export async function startCampaignDispatcher(deps: DispatcherDeps, options: Dis
         return runs.advance(run.id, { status: "COMPLETED", finishedAt: deps.clock.now() }, deps.clock.now());
       }
       const page = await members.members(campaign.segmentId, { after: cursor, limit: runPageSize });
-      for (let i = 0; i < page.members.length; i += runConcurrency) {
-        await Promise.all(
-          page.members.slice(i, i + runConcurrency).map(async ({ userId }) => {
-            const now = deps.clock.now();
-            const { record, created } = await deps.sends.claim(
-              {
-                idempotencyKey: batchSendKey({ campaignId: campaign!.id, runId: run.id, userId }),
-                campaignId: campaign!.id,
-                runId: run.id,
-                userId,
-                channel: campaign!.channelType,
-                transitionId: null,
-              },
-              now,
-              lease(now),
-            );
-            if (created || record.status === "queued") await attemptSafely(campaign!, record);
-          }),
-        );
+      const c = campaign;
+      // The page's keys are recorded together (the store group-commits the claims), and its
+      // profiles read in one go; then a sliding window of sends (not waves that wait for their
+      // slowest member) marks each `sending`, calls the provider and records the outcome.
+      const now = deps.clock.now();
+      const claims = await Promise.allSettled(
+        page.members.map(({ userId }) =>
+          deps.sends.claim(
+            {
+              idempotencyKey: batchSendKey({ campaignId: c.id, runId: run.id, userId }),
+              campaignId: c.id,
+              runId: run.id,
+              userId,
+              channel: c.channelType,
+              transitionId: null,
+            },
+            now,
+            lease(now),
+          ),
+        ),
+      );
+      const todo: SendRecord[] = [];
+      for (const [i, claim] of claims.entries()) {
+        if (claim.status === "fulfilled") {
+          if (claim.value.created || claim.value.record.status === "queued") todo.push(claim.value.record);
+        } else if (isPermanentError(claim.reason)) {
+          // A member whose send the database cannot record (never will): counted, not retried.
+          sendErrors++;
+          log.warn({ err: claim.reason, runId: run.id, userId: page.members[i]!.userId }, "batch send cannot be recorded; member skipped");
+        } else {
+          throw claim.reason; // the run resumes from its cursor
+        }
       }
+      const profiles = c.status === "ACTIVE" && deps.senders.has(c.channelType) && todo.length > 0 ? await deps.profiles.getMany(todo.map((r) => r.userId)) : null;
+      await forEachConcurrently(todo, runConcurrency, (record) => attemptSafely(c, record, profiles ? (profiles.get(record.userId) ?? null) : undefined), () => closed);
+      // Stopped mid-page: the cursor stays before it, and whoever resumes the run finds the
+      // sends already made (by their keys) and does the rest.
+      if (closed) return;
       const last = page.members.at(-1);
       if (last) cursor = last.userId;
       await runs.advance(run.id, { cursor: cursor ?? null }, deps.clock.now());

@@ -1,4 +1,4 @@
-import { and, asc, eq, getTableColumns, gt, sql } from "drizzle-orm";
+import { and, asc, eq, getTableColumns, gt, inArray, sql } from "drizzle-orm";
 import type { Database } from "@/db/client";
 import { userProfiles } from "@/db/schema";
 import type { Profile, ProfileInput, ProfileStore } from "@/lib/ports/profiles";
@@ -55,6 +55,19 @@ export function createProfileStore(db: Database, ring: Keyring): ProfileStore {
     async get(userId) {
       const [row] = await db.select().from(userProfiles).where(eq(userProfiles.userId, userId));
       return row ? open(ring, row) : null;
+    },
+    async getMany(userIds) {
+      const out = new Map<string, Profile | Error>();
+      if (userIds.length === 0) return out;
+      const rows = await db.select().from(userProfiles).where(inArray(userProfiles.userId, [...new Set(userIds)]));
+      for (const row of rows) {
+        try {
+          out.set(row.userId, open(ring, row));
+        } catch (error) {
+          out.set(row.userId, error instanceof Error ? error : new Error(String(error)));
+        }
+      }
+      return out;
     },
     async put(userId, input, now) {
       const sealed = seal(ring, userId, input);
