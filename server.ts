@@ -4,6 +4,7 @@
  * first request. Wiring only: behaviour lives in lib/.
  */
 import { createServer } from "node:http";
+import path from "node:path";
 import next from "next";
 import { logger } from "@/lib/log";
 import { onShutdown, parseEnvOrExit } from "@/lib/process";
@@ -12,6 +13,8 @@ import { startRealtime } from "@/lib/realtime/server";
 import { CLIENT_IP_HEADER, clientIp } from "@/lib/http/client-ip";
 import { startMetricsServer } from "@/lib/metrics/server";
 import { createFastPath } from "@/lib/http/fast-path";
+import { drainable } from "@/lib/http/graceful";
+import { createApiGuard, scanApiRoutes, writeApiError } from "@/lib/http/api-routes";
 import { GET as userSegmentsGET } from "@/app/api/v1/users/[userId]/segments/route";
 
 async function main() {
@@ -36,9 +39,14 @@ async function main() {
   const fast = createFastPath([{ method: "GET", path: "/api/v1/users/[userId]/segments", handler: userSegmentsGET }], (err) =>
     log.error({ err }, "request handler failed"),
   );
+  // Unknown API paths, methods a route does not export and malformed path escapes, answered in
+  // the seed's error format instead of Next's HTML 404, empty 405 and plain-text 500.
+  const apiGuard = createApiGuard(scanApiRoutes(path.join(process.cwd(), "app")));
   const server = createServer((req, res) => {
     // What the rate limits key on; always overwritten, so a client cannot choose it.
     req.headers[CLIENT_IP_HEADER] = clientIp(req.socket.remoteAddress, req.headers["x-forwarded-for"], env.TRUST_PROXY_HOPS);
+    const refusal = apiGuard.check(req.method ?? "GET", req.url ?? "/");
+    if (refusal) return writeApiError(res, refusal);
     if (fast.handle(req, res)) return;
     handle(req, res).catch((err: unknown) => {
       log.error({ err }, "request handler failed");
@@ -46,6 +54,8 @@ async function main() {
     });
   });
   server.keepAliveTimeout = 65_000;
+  // Stopped without failing a request (pm2 reload): lib/http/graceful.ts.
+  const http = drainable(server);
   // WebSocket /ws/segments/{id}/realtime and /ws/users/{id}/segments (docs/realtime.md).
   const realtime = await startRealtime(server, rt);
 
@@ -61,10 +71,10 @@ async function main() {
 
   onShutdown(async (signal) => {
     log.info({ signal }, "shutting down");
-    await realtime.close();
+    // Stop taking connections, answer what arrives on open ones (with Connection: close) and what
+    // is in flight; then the runtime: workers finish their batch and commit, clients close.
+    await Promise.all([realtime.close(), http.drain({ idleGraceMs: 2_000, timeoutMs: 10_000 })]);
     await metricsServer?.close();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    server.closeAllConnections();
     await rt.close();
     await app.close();
   }, 15_000);
