@@ -115,7 +115,16 @@ const keyPartitioner: ICustomPartitioner = () => {
   };
 };
 
-const METADATA_LAG = new Set(["NOT_LEADER_FOR_PARTITION", "LEADER_NOT_AVAILABLE", "UNKNOWN_TOPIC_OR_PARTITION"]);
+const METADATA_LAG = new Set([
+  "NOT_LEADER_FOR_PARTITION",
+  "LEADER_NOT_AVAILABLE",
+  "UNKNOWN_TOPIC_OR_PARTITION",
+  // A broker that has just (re)started is still loading or electing the group coordinator
+  // (__consumer_offsets): a worker starting then must wait, not exit.
+  "GROUP_LOAD_IN_PROGRESS",
+  "GROUP_COORDINATOR_NOT_AVAILABLE",
+  "NOT_COORDINATOR_FOR_GROUP",
+]);
 
 /** Whether an error (or one it wraps) says the cluster's metadata has not caught up with a new topic yet. */
 function metadataLag(error: unknown): boolean {
