@@ -6,6 +6,11 @@
 // Metrics: every process serves GET /metrics on its own METRICS_PORT (pm2's increment_var gives
 // instance n the base port + n): web 9100+, segment processors 9110+, campaign dispatchers 9120+,
 // webhook dispatchers 9130+, bound to METRICS_HOST (default 127.0.0.1), behind METRICS_TOKEN if set.
+// METRICS_PORT_BASE moves them all (base, base+10, base+20, base+30); 0 turns them off.
+const metricsBase = Number(process.env.METRICS_PORT_BASE ?? 9100);
+const incrementMetricsPort = metricsBase > 0 ? { increment_var: "METRICS_PORT" } : {};
+const metricsPort = (offset) => (metricsBase > 0 ? { METRICS_PORT: metricsBase + offset } : {});
+
 module.exports = {
   apps: [
     {
@@ -18,8 +23,8 @@ module.exports = {
       kill_timeout: 20000,
       listen_timeout: 60000,
       // The web instances serve; the workers below evaluate.
-      increment_var: "METRICS_PORT",
-      env: { NODE_ENV: "production", NEXT_TELEMETRY_DISABLED: "1", IN_PROCESS_WORKERS: "false", METRICS_PORT: 9100 },
+      ...incrementMetricsPort,
+      env: { NODE_ENV: "production", NEXT_TELEMETRY_DISABLED: "1", IN_PROCESS_WORKERS: "false", ...metricsPort(0) },
     },
     {
       name: "segment-processor",
@@ -30,8 +35,8 @@ module.exports = {
       // Kafka's consumer group spreads the user-events partitions over the instances.
       instances: process.env.PROCESSOR_INSTANCES || 2,
       kill_timeout: 35000,
-      increment_var: "METRICS_PORT",
-      env: { NODE_ENV: "production", METRICS_PORT: 9110 },
+      ...incrementMetricsPort,
+      env: { NODE_ENV: "production", ...metricsPort(10) },
     },
     {
       name: "campaign-dispatcher",
@@ -41,8 +46,8 @@ module.exports = {
       exec_mode: "fork",
       instances: process.env.DISPATCHER_INSTANCES || 1,
       kill_timeout: 35000,
-      increment_var: "METRICS_PORT",
-      env: { NODE_ENV: "production", METRICS_PORT: 9120 },
+      ...incrementMetricsPort,
+      env: { NODE_ENV: "production", ...metricsPort(20) },
     },
     {
       // Membership webhooks: its own consumer group on segment-memberships; deliveries are
@@ -54,8 +59,8 @@ module.exports = {
       exec_mode: "fork",
       instances: process.env.WEBHOOK_INSTANCES || 1,
       kill_timeout: 35000,
-      increment_var: "METRICS_PORT",
-      env: { NODE_ENV: "production", METRICS_PORT: 9130 },
+      ...incrementMetricsPort,
+      env: { NODE_ENV: "production", ...metricsPort(30) },
     },
   ],
 };

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // npm start: builds the Next app when the sources changed since the last build, then serves
 // the whole platform (UI, REST API and, without servers configured, the embedded engines).
+// `node scripts/start.mjs --build-only` only builds (when needed) into NEXT_DIST_DIR (.next).
 import { spawnSync, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
@@ -40,6 +41,9 @@ if (!built) {
   if (r.status !== 0) process.exit(r.status ?? 1);
   writeFileSync(stampFile, current);
 }
+
+// `--build-only`: just make sure the build is current (pm2 and the fault tests start server.ts themselves).
+if (process.argv.includes("--build-only")) process.exit(0);
 
 const child = spawn(process.execPath, ["--import", "tsx", path.join(root, "server.ts")], { cwd: root, env, stdio: "inherit" });
 for (const sig of ["SIGINT", "SIGTERM"]) process.on(sig, () => child.kill(sig));
