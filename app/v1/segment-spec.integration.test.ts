@@ -97,6 +97,23 @@ describe.each(engineCases)("Segment-spec ingestion on $name", (engine) => {
     expect(await other.segment.batch({ body: { batch: [message] } })).toMatchObject({ accepted: 1, duplicates: 0 });
   });
 
+  it("forgets a messageId after 24 hours: counted as new again, then purged", async () => {
+    const store = env.rt.integrations.segmentIngest.store;
+    const t0 = new Date("2026-01-01T00:00:00Z");
+    const day = 24 * 3600_000;
+    const source = `purge-${run}`;
+    const once = (at: Date) => store.once(source, ["m-1"], at, new Date(at.getTime() - day), async () => []);
+    expect([...(await once(t0))]).toEqual(["m-1"]);
+    expect([...(await once(new Date(t0.getTime() + day - 1)))]).toEqual([]);
+    expect([...(await once(new Date(t0.getTime() + day + 1)))]).toEqual(["m-1"]);
+    // A delivery that fails leaves the id free for the retry.
+    await expect(store.once(source, ["m-2"], t0, new Date(t0.getTime() - day), async () => Promise.reject(new Error("log down")))).rejects.toThrow("log down");
+    expect([...(await store.once(source, ["m-2"], t0, new Date(t0.getTime() - day), async () => []))]).toEqual(["m-2"]);
+    // m-2 (received at t0) is purged; m-1 (received again at t0 + 1 day) is kept.
+    expect(await store.purgeMessageIds(new Date(t0.getTime() + day))).toBeGreaterThanOrEqual(1);
+    expect([...(await store.once(source, ["m-1", "m-2"], new Date(t0.getTime() + day + 2), new Date(t0.getTime() + 2), async () => []))]).toEqual(["m-2"]);
+  });
+
   it("a stored mapping applies to the next call; /api/v1/segment/track takes a single call", async () => {
     const u = user("mapped");
     await api.segment.putMapping({ body: { eventName: "Button Tapped", eventType: "clicks" } });

@@ -27,7 +27,7 @@ import { activityQuerySchema, batchActivityQuerySchema, estimateSegmentSchema, m
 import { changePasswordSchema, createApiKeySchema, inviteUserSchema, updateUserSchema } from "@/lib/services/accounts";
 import { auditQuerySchema } from "@/lib/services/audit";
 import { deleteMappingQuerySchema, putMappingSchema } from "@/lib/services/segment-ingest";
-import { userEventsQuerySchema } from "@/lib/users/events";
+import { activeUsersQuerySchema, userEventsQuerySchema } from "@/lib/users/events";
 import { profileInputSchema } from "@/lib/users/profile";
 import {
   createWebhookSchema,
@@ -108,6 +108,7 @@ export const operations = {
   "events.health": op({ method: "GET", path: "/api/v1/events/health", tag: "Events", summary: "Whether events can be accepted now (503 with Retry-After when not)", scope: "public", response: wire.ingestHealthSchema }),
 
   // ---- users
+  "users.active": op({ method: "GET", path: "/api/v1/users", tag: "Users", summary: "Recently active users (events evaluated in the last `minutes`), most recent first", scope: "read", query: activeUsersQuerySchema, response: wire.objectSchema }),
   "users.segments": op({ method: "GET", path: "/api/v1/users/{userId}/segments", tag: "Users", summary: "The user's current segments with names and entry times", scope: "read", response: wire.userSegmentsSchema }),
   "users.history": op({ method: "GET", path: "/api/v1/users/{userId}/segments/history", tag: "Users", summary: "Entries and exits with causes, newest first", scope: "read", query: pageQuerySchema, response: wire.userHistorySchema }),
   "users.explain": op({ method: "GET", path: "/api/v1/users/{userId}/segments/{segmentId}/explain", tag: "Users", summary: "Each rule's aggregate against its threshold, or the expression tree with each node's value", scope: "read", response: wire.objectSchema }),
@@ -176,4 +177,4 @@ export type OperationId = keyof Operations;
  * Route files that are not part of the REST API this document describes: next-auth's own
  * endpoints (sign-in, session, CSRF) are the UI's.
  */
-export const UNDOCUMENTED_ROUTES = ["/api/auth/{nextauth}"];
+export const UNDOCUMENTED_ROUTES = ["/api/auth/{...nextauth}"];

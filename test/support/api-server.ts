@@ -1,8 +1,8 @@
-import { readdirSync, statSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { Readable } from "node:stream";
+import { scanApiRoutes } from "@/lib/http/api-routes";
 
 /**
  * The app's route handlers (app/**\/route.ts) behind a real HTTP server on a random port, routed
@@ -12,7 +12,7 @@ import { Readable } from "node:stream";
  * The runtime is whatever `installRuntime` installed.
  */
 export interface RouteFile {
-  /** `/api/v1/segments/{segmentId}` */
+  /** `/api/v1/segments/{segmentId}` (`{...name}` for a catch-all). */
   path: string;
   /** Path segments: literal text, or `{name}` for a parameter (`{...name}` for a catch-all). */
   segments: string[];
@@ -21,27 +21,9 @@ export interface RouteFile {
 
 const APP_DIR = path.join(process.cwd(), "app");
 
-/** Every app/**\/route.ts, as an OpenAPI-style path. */
+/** Every app/**\/route.ts, as the API guard reads them (lib/http/api-routes.ts). */
 export function routeFiles(appDir = APP_DIR): RouteFile[] {
-  const out: RouteFile[] = [];
-  const walk = (dir: string, segments: string[]) => {
-    for (const name of readdirSync(dir).sort()) {
-      const full = path.join(dir, name);
-      if (statSync(full).isDirectory()) {
-        if (name.startsWith("_")) continue; // private folders
-        if (/^\(.*\)$/.test(name)) walk(full, segments); // route groups add nothing to the path
-        else {
-          const catchAll = /^\[\.\.\.(.+)\]$/.exec(name);
-          const param = /^\[(.+)\]$/.exec(name);
-          walk(full, [...segments, catchAll ? `{...${catchAll[1]}}` : param ? `{${param[1]}}` : name]);
-        }
-      } else if (name === "route.ts") {
-        out.push({ path: `/${segments.map((s) => s.replace("{...", "{")).join("/")}`, segments, file: full });
-      }
-    }
-  };
-  walk(appDir, []);
-  return out;
+  return scanApiRoutes(appDir).map(({ path: p, segments, file }) => ({ path: p, segments, file }));
 }
 
 function match(route: RouteFile, parts: string[]): Record<string, string> | null {
