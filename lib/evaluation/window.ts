@@ -1,9 +1,8 @@
 /**
  * Per-user window state: for each event type, the non-empty buckets of the last 24 hours.
  *
- * A series is a flat number array `[stride, due, key0, sum0_0, …, key1, sum1_0, …]` sorted by
- * time, with `stride = 1 + nSums`; `due` is the engine's next instant at which a rule on this
- * series' event type can change truth (see `PartitionEngine`). A bucket's `key = t * COUNT_SPAN + count` packs its time and its
+ * A series is a flat number array `[stride, key0, sum0_0, …, key1, sum1_0, …]` sorted by time,
+ * with `stride = 1 + nSums`. A bucket's `key = t * COUNT_SPAN + count` packs its time and its
  * event count in one number (exact: |key| < 2^53), so a bucket costs 8 bytes less.
  * `t` is `2 * secondsSinceEpochBase + isMinute`: a second bucket holds the events of one second,
  * a minute bucket those of one minute (its start second). Seconds are relative to EPOCH_BASE_S.
@@ -31,9 +30,9 @@ const MAX_COUNT = COUNT_SPAN - 1;
 
 export type Series = number[];
 
-/** Elements before the first bucket: the stride and the due instant. */
-export const HEADER = 2;
-/** Header elements of the snapshot layout (the stride only). */
+/** Elements before the first bucket (the stride). */
+export const HEADER = 1;
+/** Header elements of the snapshot layout. */
 const SNAPSHOT_HEADER = 1;
 
 export const relSecond = (epochMs: number) => Math.floor(epochMs / 1000) - EPOCH_BASE_S;
@@ -73,7 +72,7 @@ export function departureTime(t: number, windowMinutes: number): number {
 
 /** An empty series; `addEvent` adds the sum columns its events need. */
 export function newSeries(): Series {
-  return [1, Infinity];
+  return [1];
 }
 
 export const strideOf = (s: Series) => s[0]!;
@@ -83,7 +82,7 @@ export const bucketCount = (s: Series) => (s.length - HEADER) / strideOf(s);
 export function widen(s: Series, nSums: number): Series {
   const stride = strideOf(s);
   if (stride >= 1 + nSums) return s;
-  const next: Series = [1 + nSums, s[1]!];
+  const next: Series = [1 + nSums];
   for (let i = HEADER; i < s.length; i += stride) {
     for (let k = 0; k < stride; k++) next.push(s[i + k]!);
     for (let k = stride; k < 1 + nSums; k++) next.push(0);
@@ -156,7 +155,7 @@ export function addEvent(s: Series, sec: number, sums: readonly number[], now: n
  */
 export function compact(s: Series, now: number): Series {
   const stride = strideOf(s);
-  const out: Series = [stride, s[1]!];
+  const out: Series = [stride];
   for (let i = HEADER; i < s.length; i += stride) {
     const key = s[i]!;
     const t = keyT(key);
@@ -324,8 +323,7 @@ export function fromSnapshot(x: number[], columns: number[] | null): Series {
     return false;
   };
   while (nSums > 0 && !nonZero(nSums - 1)) nSums--;
-  // Due 0: unknown, the engine computes it before using the series.
-  const out: Series = [1 + nSums, 0];
+  const out: Series = [1 + nSums];
   for (let i = SNAPSHOT_HEADER; i < x.length; i += oldStride) {
     const t = x[i]!;
     let count = x[i + 1]!;
