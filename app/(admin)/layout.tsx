@@ -28,8 +28,8 @@ export default async function AdminLayout({ children }: { children: React.ReactN
   return (
     <Providers>
       <div className="min-h-screen lg:flex">
-        <aside className="border-b border-slate-200 bg-white lg:sticky lg:top-0 lg:h-screen lg:w-60 lg:shrink-0 lg:border-b-0 lg:border-r">
-          <div className="flex h-full flex-col gap-4 px-4 py-4">
+        <aside className="border-b border-slate-200 bg-white lg:w-60 lg:shrink-0 lg:self-stretch lg:border-b-0 lg:border-r">
+          <div className="flex flex-col gap-4 px-4 py-4 lg:sticky lg:top-0 lg:h-screen">
             <Link href="/" className="px-3 text-base font-semibold tracking-tight text-indigo-700">
               Audience Manager
             </Link>
