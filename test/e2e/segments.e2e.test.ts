@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Locator, Page } from "playwright-core";
-import { api, openBrowser, shot, signIn, startApp, type App, type BrowserSession } from "./support";
+import { api, createUser, openBrowser, shot, signIn, startApp, type App, type BrowserSession } from "./support";
 
 /**
  * A keyboard drag with dnd-kit: each step waits for the screen-reader announcement it causes
@@ -213,6 +213,30 @@ describe("segments in the browser: build by drag and drop, watch them fill live"
     expect((await api<{ active: boolean }>(app, "GET", `/api/v1/segments/${cartId}`)).active).toBe(false);
     await page.getByRole("button", { name: "Activate" }).click();
     await page.getByRole("button", { name: "Deactivate" }).waitFor();
+  });
+
+  it("lets a viewer watch segments live but not change them", async () => {
+    const viewer = await createUser(app, { email: "segment-viewer@example.com", role: "viewer" });
+    const ctx = await s.browser.newContext({ viewport: { width: 1280, height: 900 }, locale: "en-US", timezoneId: "UTC" });
+    try {
+      const vp = await ctx.newPage();
+      await signIn(vp, app.baseUrl, viewer.email, viewer.password);
+      await vp.goto(`${app.baseUrl}/segments`);
+      await vp.getByRole("row").filter({ hasText: "Cart abandoners" }).waitFor();
+      expect(await vp.getByRole("link", { name: "New segment" }).count()).toBe(0);
+      await vp.goto(`${app.baseUrl}/segments/${cartId}`);
+      await vp.getByRole("status").filter({ hasText: /^Live$/ }).waitFor({ timeout: 20_000 });
+      expect(await vp.getByRole("link", { name: "Edit segment" }).count()).toBe(0);
+      await vp.goto(`${app.baseUrl}/segments/${cartId}/edit`);
+      await vp.waitForURL(/\/forbidden/);
+      const write = await vp.request.patch(`${app.baseUrl}/api/v1/segments/${cartId}/status`, {
+        data: { active: false },
+        headers: { origin: app.baseUrl },
+      });
+      expect(write.status()).toBe(403);
+    } finally {
+      await ctx.close();
+    }
   });
 
   it("lays out the list at 1280 px, and the list, the builder and the detail at tablet width", async () => {
