@@ -357,7 +357,7 @@ function RuleCard({
               <Input id={id("field")} aria-label={`Rule ${n} field`} value={rule.field} placeholder="value" disabled={disabled} aria-invalid={invalid("field")} aria-describedby={describedBy("field")} onChange={(e) => set({ field: e.target.value }, "field")} />
             </Labeled>
           ) : (
-            <p className="hidden self-end pb-2 text-xs text-slate-600 sm:block">Counts each {eventTypeLabels[rule.eventType].toLowerCase()} event in the window.</p>
+            <p className="hidden self-end pb-2 text-xs text-slate-600 sm:block">Counts every event of this type in the window.</p>
           )}
           <Labeled label="Operator" htmlFor={id("operator")}>
             <Select id={id("operator")} aria-label={`Rule ${n} operator`} value={rule.operator} disabled={disabled} onChange={(e) => set({ operator: e.target.value as RuleDraft["operator"] }, "operator")}>
@@ -376,7 +376,7 @@ function RuleCard({
               <div className="min-w-0 flex-1">
                 <Input id={id("windowMinutes")} aria-label={`Rule ${n} window length`} inputMode="numeric" value={rule.windowValue} disabled={disabled} aria-invalid={invalid("windowMinutes")} aria-describedby={describedBy("windowMinutes")} onChange={(e) => set({ windowValue: e.target.value }, "windowMinutes")} />
               </div>
-              <div className="w-24 flex-none">
+              <div className="w-28 flex-none">
                 <Select aria-label={`Rule ${n} window unit`} value={rule.windowUnit} disabled={disabled} onChange={(e) => set({ windowUnit: e.target.value as RuleDraft["windowUnit"] }, "windowMinutes")}>
                 <option value="minutes">min</option>
                 <option value="hours">hours</option>
