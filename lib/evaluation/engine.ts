@@ -41,6 +41,7 @@ import {
   addEvent,
   aggregateInto,
   compact,
+  compactionTime,
   departureTime,
   fromSnapshot,
   inWindow,
@@ -125,6 +126,8 @@ export class UserState {
    * else touches the user.
    */
   expiry = NEVER;
+  /** The first instant at which some series needs compacting (see `compactionTime`; NEVER: none). */
+  compactAt = NEVER;
 
   constructor(
     /** The user id (the key of `PartitionEngine.users`). */
@@ -274,6 +277,24 @@ function hasSlot(members: number[], slot: number): boolean {
 let addScratch = new Int32Array(64);
 let removeScratch = new Int32Array(64);
 
+/** Sorts `a[0 … n-1]` in place: insertion sort for the usual few elements, no view allocated. */
+function sortPrefix(a: Int32Array, n: number): Int32Array {
+  if (n > 32) {
+    a.subarray(0, n).sort();
+    return a;
+  }
+  for (let i = 1; i < n; i++) {
+    const x = a[i]!;
+    let j = i - 1;
+    while (j >= 0 && a[j]! > x) {
+      a[j + 1] = a[j]!;
+      j--;
+    }
+    a[j + 1] = x;
+  }
+  return a;
+}
+
 /** The membership list of a user in no segment (lists are never mutated, so it is shared). */
 const NO_MEMBERS: number[] = [];
 
@@ -299,8 +320,8 @@ function applyChanges(members: number[], slots: number[], value: Uint8Array): nu
   }
   const len = members.length - nRemove + nAdd;
   if (len === 0) return NO_MEMBERS;
-  const adds = nAdd > 1 ? addScratch.subarray(0, nAdd).sort() : addScratch;
-  const removes = nRemove > 1 ? removeScratch.subarray(0, nRemove).sort() : removeScratch;
+  const adds = sortPrefix(addScratch, nAdd);
+  const removes = sortPrefix(removeScratch, nRemove);
   const out = new Array<number>(len);
   let w = 0;
   let j = 0;
@@ -782,6 +803,8 @@ export class PartitionEngine {
     }
     const s = addEvent(old ?? newSeries(), sec, sums, now, nSums);
     user.setSeries(typeIdx, s);
+    const compactAt = compactionTime(s);
+    if (compactAt < user.compactAt) user.compactAt = compactAt;
     // The window bounds after the insertion, from those before (unless every index moved).
     const fresh = !lastAdd.widened;
     if (fresh && lastAdd.inserted) {
@@ -990,7 +1013,7 @@ export class PartitionEngine {
     const candidates = this.candidates;
     if (candidates.length === 0) return;
     const members = user.members;
-    if (candidates.length >= 8 && members.length > 0) {
+    if (candidates.length >= 8 && candidates.length * 8 >= members.length) {
       // Many lookups: one pass over the list beats a binary search each.
       for (let i = 0; i < members.length; i++) this.memberStamp[members[i]!] = this.stamp;
       this.membersExpanded = true;
@@ -1044,19 +1067,26 @@ export class PartitionEngine {
 
   private emit(out: Transition[], user: UserState, slot: number, enter: boolean, at: number, cause: Transition["cause"]) {
     const flat = this.ruleSet.flat;
-    const segmentId = flat.ids[slot];
-    if (!segmentId) return;
-    out.push({ userId: user.id, segmentId, kind: enter ? "enter" : "exit", at, cause, version: flat.version[slot]! });
+    const version = flat.version[slot]!;
+    if (version < 0) return; // no such segment (checked without touching the id string)
+    out.push({ userId: user.id, segmentId: flat.ids[slot]!, kind: enter ? "enter" : "exit", at, cause, version });
   }
 
   /** Compacts, recomputes the due time when needed and (re)arms the user's timer if it moved. */
   private finish(user: UserState, now: number, prevDue: number): void {
-    for (let t = 0; t < TYPES; t++) {
-      const s = user.seriesAt(t);
-      if (s && needsCompaction(s, now)) {
-        const c = compact(s, now);
-        user.setSeries(t, c.length > HEADER ? c : undefined);
+    if (user.compactAt <= now) {
+      // Only then are the series touched: merging and dropping old buckets changes no answer.
+      let next = NEVER;
+      for (let t = 0; t < TYPES; t++) {
+        let s = user.seriesAt(t);
+        if (s && needsCompaction(s, now)) {
+          const c = compact(s, now);
+          s = c.length > HEADER ? c : undefined;
+          user.setSeries(t, s);
+        }
+        if (s) next = Math.min(next, compactionTime(s));
       }
+      user.compactAt = next;
     }
     if (user.due <= now) user.due = this.computeDue(user, now, ALL_TYPES);
     if (user.due !== NEVER && user.due !== prevDue) this.timers.push(user.due, user);
@@ -1183,6 +1213,7 @@ export class PartitionEngine {
         if (x && x.length > 1) user.setSeries(t, fromSnapshot(x, remap[t] ?? null));
       }
       user.due = 0; // unknown: `finish` computes every type's due
+      user.compactAt = 0; // and compacts
       const replaced = this.users.get(id);
       if (replaced) this.forget(replaced);
       this.users.set(id, user);

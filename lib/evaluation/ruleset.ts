@@ -168,7 +168,7 @@ export interface FlatRules {
   /** By slot: a derived segment's expression is program[exprStart[slot] … exprStart[slot + 1] - 1] (see `EXPR_*`). */
   exprStart: Int32Array;
   program: Int32Array;
-  /** By slot: the definition version (for transitions). */
+  /** By slot: the definition version (for transitions); -1: no segment has this slot. */
   version: Float64Array;
   /** By slot: the segment id. */
   ids: string[];
@@ -434,7 +434,7 @@ export function compileRuleSet({ definitions, previous }: CompileInput): RuleSet
     deps: new Int32Array(0),
     exprStart: new Int32Array(nextSlot + 1),
     program: new Int32Array(0),
-    version: new Float64Array(nextSlot),
+    version: new Float64Array(nextSlot).fill(-1),
     ids: new Array<string>(nextSlot).fill(""),
   };
   const depList: number[] = [];

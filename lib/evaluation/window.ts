@@ -184,6 +184,18 @@ export function needsCompaction(s: Series, now: number): boolean {
 }
 
 /**
+ * The first instant at which `needsCompaction(s, now)` holds (Infinity: an empty series): when
+ * the oldest bucket, a second bucket, is to be merged into its minute, or, a minute bucket,
+ * leaves the horizon.
+ */
+export function compactionTime(s: Series): number {
+  if (s.length <= HEADER) return Infinity;
+  const t = keyT(s[HEADER]!);
+  const sec = secOf(t);
+  return isMinute(t) ? minuteStart(sec) + 59 + HORIZON_S : sec + SECOND_PRECISION_S;
+}
+
+/**
  * Aggregates of one measure for several windows at `now`, in one pass from the newest bucket.
  * `measure` is -1 for the count, k for the k-th summed field. `windows` must be ascending;
  * `out[i]` receives the aggregate for `windows[i]`.
