@@ -8,6 +8,8 @@ import { onShutdown, parseEnvOrExit } from "@/lib/process";
 import { createRuntime } from "@/lib/runtime";
 import { startMetricsServer } from "@/lib/metrics/server";
 
+const STATUS_INTERVAL_MS = 60_000;
+
 async function main() {
   const env = parseEnvOrExit();
   const log = logger().child({ process: "campaign-dispatcher" });
@@ -22,7 +24,12 @@ async function main() {
     ? await startMetricsServer({ port: env.METRICS_PORT, host: env.METRICS_HOST, token: env.METRICS_TOKEN })
     : null;
   log.info({ channels: [...rt.campaignDeps.channels] }, "campaign dispatcher started");
+  // The counters operators watch: transitions read, messages dead-lettered (by reason), sends
+  // that failed before reaching a provider.
+  const report = setInterval(() => log.info({ status: rt.dispatcher?.status() }, "campaign dispatcher status"), STATUS_INTERVAL_MS);
+  report.unref();
   onShutdown(async (signal) => {
+    clearInterval(report);
     log.info({ signal }, "campaign dispatcher stopping");
     await rt.close();
     await metrics?.close();
