@@ -204,10 +204,13 @@ class KafkaSubscription implements Subscription {
   constructor(
     private readonly consumer: Consumer,
     private readonly onClosed: () => void,
+    /** Stops restarting the consumer after a crash. */
+    private readonly onClosing: () => void = () => undefined,
   ) {}
 
   close(): Promise<void> {
     this.closed ??= (async () => {
+      this.onClosing();
       // Waits for the in-flight batch (whose handler then commits), then leaves the group.
       await this.consumer.disconnect().catch(() => undefined);
       this.onClosed();
@@ -415,8 +418,34 @@ export class KafkaEventLog implements EventLog {
       }
       joinedResolve();
     });
+    // kafkajs restarts a crashed consumer only after a retriable error; a broker away for longer
+    // than its retries ends in a non-retriable one ("Failed to find group coordinator", a
+    // connection error): the consumer would stay stopped for good. Once it has joined, restart it
+    // here, backing off, until the subscription is closed.
+    let runConfig: Parameters<Consumer["run"]>[0];
+    const run = (config: Parameters<Consumer["run"]>[0]) => {
+      runConfig = config;
+      return consumer.run(config);
+    };
+    const life = { joinedOnce: false, closed: false, crashes: 0, timer: undefined as NodeJS.Timeout | undefined };
+    const restartLater = (error: unknown) => {
+      if (life.closed || life.timer) return;
+      const delay = Math.min(1000 * 2 ** Math.min(life.crashes++, 4), 15_000);
+      settings.log("error", `Kafka: consumer of group ${groupId} stopped; restarting it in ${delay} ms`, { error: errorText(error) });
+      life.timer = setTimeout(() => {
+        life.timer = undefined;
+        if (life.closed) return;
+        // A failed start crashes again (CRASH below) or throws here: either way, later again.
+        consumer.connect().then(() => consumer.run(runConfig), (e: unknown) => restartLater(e));
+      }, delay);
+    };
+    consumer.on(consumer.events.GROUP_JOIN, () => {
+      life.joinedOnce = true;
+      life.crashes = 0;
+    });
     consumer.on(consumer.events.CRASH, ({ payload }) => {
       if (payload.restart) return;
+      if (life.joinedOnce) return restartLater(payload.error);
       settings.log("error", `Kafka: consumer of group ${groupId} stopped`, { error: errorText(payload.error) });
       joinedReject(payload.error);
     });
@@ -424,7 +453,7 @@ export class KafkaEventLog implements EventLog {
     try {
       await consumer.connect();
       await consumer.subscribe({ topics, fromBeginning });
-      await consumer.run({
+      await run({
         autoCommit: false,
         partitionsConsumedConcurrently: Math.max(1, Math.floor(options.concurrency ?? 1)),
         eachBatchAutoResolve: false,
@@ -483,7 +512,10 @@ export class KafkaEventLog implements EventLog {
       throw toUnavailable(error, `Kafka: could not subscribe group ${groupId}`);
     }
 
-    const subscription = new KafkaSubscription(consumer, () => this.subscriptions.delete(subscription));
+    const subscription = new KafkaSubscription(consumer, () => this.subscriptions.delete(subscription), () => {
+      life.closed = true;
+      clearTimeout(life.timer);
+    });
     this.subscriptions.add(subscription);
     return subscription;
   }
