@@ -5,7 +5,7 @@ export default defineConfig({
   resolve: { alias: { "@": fileURLToPath(new URL(".", import.meta.url)) } },
   test: {
     include: ["**/*.test.ts"],
-    exclude: ["node_modules/**", ".next/**", ".next-*/**", "data/**", ".cache/**", "test/e2e/**"],
+    exclude: ["node_modules/**", ".next/**", ".next-*/**", "data/**", ".cache/**", "test/e2e/**", "test/faults/**"],
     environment: "node",
     pool: "forks",
     testTimeout: 30_000,
