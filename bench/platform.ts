@@ -499,6 +499,10 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
     KAFKA_TOPIC_PREFIX: topicPrefix,
     KAFKA_PARTITIONS: String(options.partitions ?? 6),
     NEXT_DIST_DIR: distDir,
+    // The benches measure capacity, not the per-key / per-IP limiter (one key, one address here).
+    RATE_LIMIT_PER_KEY: "0",
+    RATE_LIMIT_INGEST_PER_KEY: "0",
+    RATE_LIMIT_PER_IP: "0",
     IN_PROCESS_WORKERS: "false",
     ADMIN_API_KEY: key,
     LOG_LEVEL: "warn",

@@ -148,12 +148,16 @@ function toConsumed(topic: string, partition: number, message: KafkaMessage): Co
     value: message.value?.toString("utf8") ?? "",
     timestamp: Number(message.timestamp),
   };
-  const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(message.headers ?? {})) {
-    const text = headerValue(value);
-    if (text !== undefined) headers[name] = text;
+  // Most messages carry no headers: no per-message objects for them.
+  const raw = message.headers;
+  if (raw) {
+    let headers: Record<string, string> | undefined;
+    for (const name in raw) {
+      const text = headerValue(raw[name]);
+      if (text !== undefined) (headers ??= {})[name] = text;
+    }
+    if (headers) consumed.headers = headers;
   }
-  if (Object.keys(headers).length > 0) consumed.headers = headers;
   return consumed;
 }
 

@@ -1,4 +1,5 @@
-import { sql } from "drizzle-orm";
+import { asc, eq, sql } from "drizzle-orm";
+import { userSegmentMemberships } from "@/db/schema";
 import type { Database } from "@/db/client";
 import type {
   CurrentMembership,
@@ -32,6 +33,15 @@ function finalStates(changes: readonly MembershipChange[]) {
 
 /** Current memberships in PostgreSQL (or PGlite): one row per (user, segment). */
 export function createPgMembershipStore(db: Database): MembershipStore {
+  // The serving read (GET /users/{id}/segments, thousands a second): a named prepared statement,
+  // parsed and planned once per connection instead of on every call.
+  const m = userSegmentMemberships;
+  const segmentsOfUser = db
+    .select({ segmentId: m.segmentId, enteredAt: m.enteredAt, version: m.definitionVersion })
+    .from(m)
+    .where(eq(m.userId, sql.placeholder("userId")))
+    .orderBy(asc(m.enteredAt), asc(m.segmentId))
+    .prepare("user_segments_of");
   return {
     async apply(changes) {
       if (changes.length === 0) return;
@@ -55,14 +65,8 @@ export function createPgMembershipStore(db: Database): MembershipStore {
     },
 
     async segmentsOf(userId) {
-      const r = await rows<{ segment_id: string; entered_at: string | Date; definition_version: number }>(
-        db,
-        sql`select segment_id, entered_at, definition_version from user_segment_memberships
-            where user_id = ${userId} order by entered_at, segment_id`,
-      );
-      return r.map(
-        (x): CurrentMembership => ({ segmentId: x.segment_id, enteredAt: new Date(x.entered_at), version: Number(x.definition_version) }),
-      );
+      const r = await segmentsOfUser.execute({ userId });
+      return r.map((x): CurrentMembership => ({ segmentId: x.segmentId, enteredAt: new Date(x.enteredAt), version: Number(x.version) }));
     },
 
     async members(segmentId, { after, limit, prefix }) {
