@@ -361,6 +361,9 @@ export async function startSegmentProcessor(
     await deps.checkpoints.save(groupId, TOPICS.userEvents, st.partition, { offset, snapshot });
     st.checkpointedOffset = st.lastOffset;
     st.lastCheckpointAt = Date.now();
+    // Closing, the subscription has already left the group and cannot commit; the checkpoint just
+    // saved is what the partition's next owner starts from (it skips what the checkpoint holds).
+    if (closed) return;
     await st.commit?.(offset).catch((error: unknown) => log.warn({ err: error }, "offset commit failed"));
   }
 
