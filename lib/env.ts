@@ -148,6 +148,27 @@ export const envSchema = z.object({
   SMS_ACCOUNT_SID: z.preprocess(emptyToUndefined, z.string().optional()),
   SMS_AUTH_TOKEN: z.preprocess(emptyToUndefined, z.string().optional()),
   SMS_FROM: z.preprocess(emptyToUndefined, z.string().optional()),
+  /**
+   * Per-channel send rate of each dispatcher process, all campaigns together:
+   * `email=50,sms=10,push=200` (messages per second). Campaigns may set lower limits of their own.
+   */
+  CHANNEL_RATE_LIMITS: z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .regex(/^\s*(email|sms|push)\s*=\s*\d+(\.\d+)?\s*(,\s*(email|sms|push)\s*=\s*\d+(\.\d+)?\s*)*$/, {
+        message: "expected channel=messagesPerSecond pairs, e.g. email=50,sms=10",
+      })
+      .transform((v) =>
+        Object.fromEntries(
+          v.split(",").map((pair) => {
+            const [k, n] = pair.split("=");
+            return [k!.trim(), Number(n)];
+          }),
+        ) as Partial<Record<"email" | "sms" | "push", number>>,
+      )
+      .optional(),
+  ),
   LOG_LEVEL: z.preprocess(
     emptyToUndefined,
     z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),

@@ -267,6 +267,7 @@ export async function createRuntime(env: Env, overrides: RuntimeOverrides = {}):
           runStaleAfterMs: env.DISPATCHER_TAKEOVER_SECONDS * 1000,
           unsubscribe: unsubscribeLink(env),
           stuckAfterMs: env.DISPATCHER_TAKEOVER_SECONDS * 1000,
+          channelRateLimits: env.CHANNEL_RATE_LIMITS,
           ...overrides.dispatcher,
         },
       )

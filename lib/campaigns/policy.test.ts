@@ -635,3 +635,19 @@ describe("decideSend", () => {
     });
   });
 });
+
+describe("allOf: several rate limits at once", () => {
+  it("sends when every limiter has a token and gives back what a refusal did not use", async () => {
+    const { allOf, createRateLimiter } = await import("./policy");
+    const channel = createRateLimiter({ ratePerSecond: 2, burst: 2 });
+    const campaign = createRateLimiter({ ratePerSecond: 1, burst: 1 });
+    const both = allOf(channel, campaign)!;
+    expect(both.take(0)).toEqual({ ok: true });
+    // The campaign's bucket is empty: refused, and the channel keeps its second token.
+    expect(both.take(0)).toEqual({ ok: false, retryAtMs: 1000 });
+    expect(channel.take(0)).toEqual({ ok: true });
+    expect(channel.take(0).ok).toBe(false);
+    expect(allOf(null, undefined)).toBeNull();
+    expect(allOf(channel, null)).toBe(channel);
+  });
+});

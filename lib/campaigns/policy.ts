@@ -90,6 +90,8 @@ export type RateDecision = { ok: true } | { ok: false; retryAtMs: number };
 export interface RateLimiter {
   /** Takes one token at `nowMs` if there is one; otherwise says when the next will be there. */
   take(nowMs: number): RateDecision;
+  /** Returns a token taken at `nowMs` that was not used (never above the burst). */
+  giveBack?(nowMs: number): void;
 }
 
 // Refills accumulate floating-point error (rate 3/s adds 0.003 a millisecond, 0.999 is really
@@ -124,6 +126,34 @@ export function createRateLimiter(options: { ratePerSecond: number; burst: numbe
         return { ok: true };
       }
       return { ok: false, retryAtMs: last + Math.max(1, Math.ceil(((1 - tokens) * SECOND) / ratePerSecond - WAIT_SLACK_MS)) };
+    },
+    giveBack() {
+      tokens = Math.min(burst, tokens + 1);
+    },
+  };
+}
+
+/**
+ * Several limits at once (the channel's and the campaign's): a message goes when every limiter
+ * has a token. A limiter that granted one is given it back when a later one refuses, so a
+ * refusal costs no capacity. Null when there is nothing to limit.
+ */
+export function allOf(...limiters: (RateLimiter | null | undefined)[]): RateLimiter | null {
+  const active = limiters.filter((l): l is RateLimiter => !!l);
+  if (active.length <= 1) return active[0] ?? null;
+  return {
+    take(nowMs) {
+      for (let i = 0; i < active.length; i++) {
+        const r = active[i]!.take(nowMs);
+        if (!r.ok) {
+          for (let j = 0; j < i; j++) active[j]!.giveBack?.(nowMs);
+          return r;
+        }
+      }
+      return { ok: true };
+    },
+    giveBack(nowMs) {
+      for (const l of active) l.giveBack?.(nowMs);
     },
   };
 }

@@ -272,4 +272,42 @@ describe.each(engineCases)("campaign policy through the dispatcher on $name, wit
     expect(done).toMatchObject({ startedAt: "2026-03-16T09:00:00.000Z", total: 30, progress: { sent: 30, skipped: 0, failed: 0, remaining: 0 } });
     expect(sms.sent.filter((m) => m.body === "Morning sale").map((m) => m.at)).toEqual(Array(30).fill("2026-03-16T09:00:00.000Z"));
   });
+
+  // Last: it swaps the dispatcher for one with a per-channel limit (CHANNEL_RATE_LIMITS).
+  it("the per-channel rate limit holds across campaigns: two campaigns on sms share 2 messages/s", async () => {
+    await dispatcher.close();
+    dispatcher = await startCampaignDispatcher(
+      {
+        eventLog: env.log,
+        campaigns: createCampaignStore(env.db.db),
+        sends: createSendStore(env.db.db),
+        profiles: env.rt.profiles,
+        segments: env.rt.segments,
+        senders: new Map<ChannelType, MessageSender>([["sms", sms]]),
+        runs: createRunStore(env.db.db),
+        memberships: env.rt.memberships,
+        clock,
+        log: env.rt.log,
+        random: () => 0,
+      },
+      { groupId: `dispatcher-channel-limit-${run}`, pollMs: 20, channelRateLimits: { sms: 2 } },
+    );
+    clock.set("2026-03-17T12:00:00.000Z");
+    const seg = await segment();
+    const a = await campaign(seg, {});
+    const b = await campaign(seg, { policy: { rateLimitPerSecond: 100 } });
+    const users: { userId: string; phone: string }[] = [];
+    for (let i = 0; i < 2; i++) users.push(await user(`chan${i}`));
+    await enter(seg, users.map((x) => x.userId));
+    const rows = [...(await decided(a, 2)), ...(await decided(b, 2))];
+    // 4 messages for the channel: 2 now (its burst), the others at 1/rate s apart.
+    expect(rows.filter((r) => r.status === "sent")).toHaveLength(2);
+    expect(rows.filter((r) => r.status === "queued").every((r) => r.reason === "rate_limit")).toBe(true);
+    for (const t of ["2026-03-17T12:00:00.500Z", "2026-03-17T12:00:01.000Z"]) {
+      clock.set(t);
+      await dispatcher.idle();
+    }
+    const sentAt = [...(await sendsOf(a)), ...(await sendsOf(b))].filter((r) => r.status === "sent").map((r) => iso(r.sentAt)).sort();
+    expect(sentAt).toEqual(["2026-03-17T12:00:00.000Z", "2026-03-17T12:00:00.000Z", "2026-03-17T12:00:00.500Z", "2026-03-17T12:00:01.000Z"]);
+  });
 });

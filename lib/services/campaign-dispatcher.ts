@@ -24,7 +24,7 @@
 import { batchSendKey, sendKey, type ChannelType } from "@/lib/campaigns/campaign";
 import type { RunStore, CampaignRun } from "@/lib/ports/runs";
 import type { MembershipStore } from "@/lib/ports/memberships";
-import { classifyProviderError, decideSend, rateLimiterForPolicy, retryDelayMs, type RateLimiter } from "@/lib/campaigns/policy";
+import { allOf, classifyProviderError, createRateLimiter, decideSend, rateLimiterForPolicy, retryDelayMs, type RateLimiter } from "@/lib/campaigns/policy";
 import { renderEmail, renderTemplate, TemplateError, type TemplateContext } from "@/lib/campaigns/template";
 import type { Campaign, CampaignStore } from "@/lib/ports/campaigns";
 import type { Clock } from "@/lib/ports/clock";
@@ -101,6 +101,8 @@ export interface DispatcherOptions {
   stuckAfterMs?: number;
   /** A RUNNING batch run without a heartbeat for this long lost its worker and is taken over. */
   runStaleAfterMs?: number;
+  /** Messages per second per channel for this dispatcher (every campaign together). */
+  channelRateLimits?: Partial<Record<Campaign["channelType"], number>>;
 }
 
 export interface DispatcherStatus {
@@ -156,8 +158,13 @@ export async function startCampaignDispatcher(deps: DispatcherDeps, options: Dis
   let closed = false;
   let working: Promise<void> = Promise.resolve();
 
+  const channelLimiters = new Map<string, RateLimiter>();
+  for (const [channel, rate] of Object.entries(options.channelRateLimits ?? {})) {
+    if (rate && rate > 0) channelLimiters.set(channel, createRateLimiter({ ratePerSecond: rate, burst: Math.max(1, Math.floor(rate)) }));
+  }
+  /** The channel's limit (shared by every campaign on it) and the campaign's own. */
   const limiterOf = (c: Campaign) => {
-    if (!limiters.has(c.id)) limiters.set(c.id, rateLimiterForPolicy(c.policy));
+    if (!limiters.has(c.id)) limiters.set(c.id, allOf(channelLimiters.get(c.channelType), rateLimiterForPolicy(c.policy)));
     return limiters.get(c.id)!;
   };
 
