@@ -102,6 +102,25 @@ async function readBody(req: Request, limit: number): Promise<string> {
   return Buffer.concat(chunks).toString("utf8");
 }
 
+const MAX_JSON_DEPTH = 64;
+
+/** Whether JSON text nests objects/arrays deeper than `max` (brackets inside strings do not count). */
+export function nestedDeeperThan(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92) i++; // backslash: skip the escaped character
+      else if (c === 34) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 123 || c === 91) {
+      if (++depth > max) return true;
+    } else if (c === 125 || c === 93) depth--;
+  }
+  return false;
+}
+
 async function parseJsonBody(req: Request, limit: number): Promise<unknown> {
   const type = req.headers.get("content-type") ?? "";
   if (!/^application\/(.+\+)?json\s*(;|$)/i.test(type)) {
@@ -112,6 +131,11 @@ async function parseJsonBody(req: Request, limit: number): Promise<unknown> {
   }
   const text = await readBody(req, limit);
   if (text.trim() === "") throw validationError([{ field: "body", reason: "a JSON body is required" }]);
+  // JSON.parse takes any depth, but recursive code after it (zod, JSON.stringify when storing)
+  // overflows the stack on a few thousand levels: no request of this API nests that deep.
+  if (nestedDeeperThan(text, MAX_JSON_DEPTH)) {
+    throw validationError([{ field: "body", reason: `nested deeper than ${MAX_JSON_DEPTH} levels` }]);
+  }
   try {
     return JSON.parse(text);
   } catch (e) {
@@ -136,10 +160,28 @@ function isUnavailable(error: unknown): boolean {
   return false;
 }
 
+/**
+ * PostgreSQL refusing a value the request carried that passed validation: a NUL character
+ * (22021 invalid byte sequence; 22P05 in JSON) has no place in its text. The client's input,
+ * so a 400, not a 500.
+ */
+function unstorableValue(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; e && depth < 5; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (code === "22021" || code === "22P05") return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
 /** Turns anything thrown into the seed's error format; unknown errors become a logged 500. */
 export function toErrorResponse(error: unknown, traceId: string): Response {
   if (error instanceof AppError) return errorResponse(error, traceId);
   if (error instanceof z.ZodError) return errorResponse(validationError(zodIssues(error)), traceId);
+  if (unstorableValue(error)) {
+    logger().warn({ err: error, traceId }, "a request value the database cannot store");
+    return errorResponse(validationError([{ field: "request", reason: "contains a character that cannot be stored (NUL)" }]), traceId);
+  }
   if (isUnavailable(error)) {
     logger().warn({ err: error, traceId }, "dependency unavailable");
     return errorResponse(
