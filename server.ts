@@ -14,7 +14,7 @@ import { CLIENT_IP_HEADER, clientIp } from "@/lib/http/client-ip";
 import { startMetricsServer } from "@/lib/metrics/server";
 import { createFastPath } from "@/lib/http/fast-path";
 import { drainable } from "@/lib/http/graceful";
-import { createApiGuard, scanApiRoutes, writeApiError } from "@/lib/http/api-routes";
+import { answerClientError, createApiGuard, scanApiRoutes, writeApiError } from "@/lib/http/api-routes";
 import { GET as userSegmentsGET } from "@/app/api/v1/users/[userId]/segments/route";
 
 async function main() {
@@ -54,6 +54,8 @@ async function main() {
     });
   });
   server.keepAliveTimeout = 65_000;
+  // Requests Node cannot parse (headers too large, malformed) answered in the seed's format too.
+  server.on("clientError", answerClientError);
   // Stopped without failing a request (pm2 reload): lib/http/graceful.ts.
   const http = drainable(server);
   // WebSocket /ws/segments/{id}/realtime and /ws/users/{id}/segments (docs/realtime.md).

@@ -1,6 +1,8 @@
+import http from "node:http";
+import net from "node:net";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { createApiGuard, exportedMethods, scanApiRoutes } from "./api-routes";
+import { answerClientError, createApiGuard, exportedMethods, scanApiRoutes } from "./api-routes";
 
 const routes = scanApiRoutes(path.join(process.cwd(), "app"));
 const guard = createApiGuard(routes);
@@ -64,6 +66,7 @@ describe("the API guard", () => {
   it("answers 400 for a malformed percent-escape in the path (Next would answer a plain-text 500)", () => {
     expect(refusal("GET", "/api/v1/segments/%E0%A4%A")).toMatchObject({ code: "VALIDATION_ERROR", status: 400, field: "path" });
     expect(refusal("GET", "/api/v1/users/%/segments")).toMatchObject({ status: 400 });
+    expect(refusal("POST", "/api/auth/%FF%FE")).toMatchObject({ status: 400 }); // next-auth's paths too
   });
 
   it("leaves next-auth, trailing slashes and double slashes (Next redirects them) and non-API paths alone", () => {
@@ -71,5 +74,37 @@ describe("the API guard", () => {
     expect(guard.check("GET", "/api/v1/segments/")).toBeNull();
     expect(guard.check("GET", "/api//v1/segments")).toBeNull();
     expect(guard.check("GET", "/segments/%E0")).toBeNull();
+  });
+});
+
+describe("answerClientError", () => {
+  async function rawExchange(request: string): Promise<string> {
+    const server = http.createServer((_req, res) => res.end("ok"));
+    server.on("clientError", answerClientError);
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      return await new Promise<string>((resolve, reject) => {
+        const socket = net.connect((server.address() as net.AddressInfo).port, "127.0.0.1", () => socket.write(request));
+        let data = "";
+        socket.on("data", (d: Buffer) => (data += d.toString()));
+        socket.on("end", () => resolve(data));
+        socket.on("error", reject);
+      });
+    } finally {
+      server.close();
+    }
+  }
+  const bodyOf = (raw: string) => JSON.parse(raw.slice(raw.indexOf("\r\n\r\n") + 4));
+
+  it("answers headers over Node's limit with 431 in the seed's format", async () => {
+    const raw = await rawExchange(`GET /api/v1/segments HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(20_000)}\r\n\r\n`);
+    expect(raw.startsWith("HTTP/1.1 431 ")).toBe(true);
+    expect(bodyOf(raw).error).toMatchObject({ code: "HEADERS_TOO_LARGE", details: { field: "headers" } });
+  });
+
+  it("answers a request Node cannot parse with 400 in the seed's format", async () => {
+    const raw = await rawExchange("GET /x HTTP/1.1\r\nHost: x\r\nBad Header Line\r\n\r\n");
+    expect(raw.startsWith("HTTP/1.1 400 ")).toBe(true);
+    expect(Object.keys(bodyOf(raw).error).sort()).toEqual(["code", "details", "message", "timestamp", "traceId"]);
   });
 });

@@ -12,6 +12,7 @@
 import { randomUUID } from "node:crypto";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import type { ServerResponse } from "node:http";
+import type { Duplex } from "node:stream";
 import path from "node:path";
 import { AppError } from "@/lib/errors";
 
@@ -96,21 +97,23 @@ export function createApiGuard(routes: ApiRoute[], options: ApiGuardOptions = {}
     check(method, url) {
       const q = url.indexOf("?");
       const pathname = q === -1 ? url : url.slice(0, q);
-      if (!prefixes.some((p) => pathname.startsWith(p)) || exempt.some((p) => pathname.startsWith(p))) return null;
-      // Next redirects these to the normalised path (308); not an error.
-      if (pathname.endsWith("/") || pathname.includes("//")) return null;
+      if (!prefixes.some((p) => pathname.startsWith(p))) return null;
       const raw = pathname.split("/").slice(1);
       const parts: string[] = [];
       for (const part of raw) {
         try {
           parts.push(decodeURIComponent(part));
         } catch {
+          // Also under the exempt paths: Next fails on these before any handler runs.
           return new AppError("VALIDATION_ERROR", "The request path is not valid", {
             field: "path",
             reason: `malformed percent-encoding in '${part.slice(0, 100)}'`,
           });
         }
       }
+      if (exempt.some((p) => pathname.startsWith(p))) return null;
+      // Next redirects these to the normalised path (308); not an error.
+      if (pathname.endsWith("/") || pathname.includes("//")) return null;
       const route = ordered.find((r) => matches(r, parts));
       if (!route) {
         return new AppError("NOT_FOUND", `No API route at ${pathname.slice(0, 200)}`, { field: "path", reason: "no such route" });
@@ -143,4 +146,36 @@ export function writeApiError(res: ServerResponse, error: AppError): void {
     "x-trace-id": traceId,
   });
   res.end(body);
+}
+
+/** The seed's error format as a raw HTTP/1.1 response, for a socket no response object exists for. */
+function rawErrorResponse(error: AppError): string {
+  const traceId = randomUUID();
+  const body = JSON.stringify({
+    error: { code: error.code, message: error.message, details: error.details, timestamp: new Date().toISOString(), traceId },
+  });
+  const reason = error.status === 431 ? "Request Header Fields Too Large" : "Bad Request";
+  return (
+    `HTTP/1.1 ${error.status} ${reason}\r\ncontent-type: application/json; charset=utf-8\r\n` +
+    `content-length: ${Buffer.byteLength(body)}\r\nx-trace-id: ${traceId}\r\nconnection: close\r\n\r\n${body}`
+  );
+}
+
+/**
+ * The http server's `clientError` handler: a request Node cannot parse (headers over its limit,
+ * a malformed request line or header) is answered in the seed's error format instead of Node's
+ * bare status line. A connection that timed out or broke is just closed.
+ */
+export function answerClientError(error: Error & { code?: string }, socket: Duplex): void {
+  if (error.code === "ECONNRESET" || error.code === "ERR_HTTP_REQUEST_TIMEOUT" || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  socket.end(
+    rawErrorResponse(
+      error.code === "HPE_HEADER_OVERFLOW"
+        ? new AppError("HEADERS_TOO_LARGE", "The request's headers are too large", { field: "headers", reason: "larger than the server accepts" })
+        : new AppError("VALIDATION_ERROR", "The request is not valid HTTP", { field: "request", reason: String(error.code ?? "malformed") }),
+    ),
+  );
 }
