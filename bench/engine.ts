@@ -56,6 +56,7 @@ import * as engineModule from "@/lib/evaluation/engine";
 import type { EngineEvent } from "@/lib/evaluation/engine";
 import * as rulesetModule from "@/lib/evaluation/ruleset";
 import { HEADER as SERIES_HEADER } from "@/lib/evaluation/window";
+import { membersBytes, membersToArray, type Members } from "@/lib/evaluation/members";
 import { MinHeap } from "@/lib/evaluation/heap";
 
 const { values: args } = parseArgs({
@@ -705,7 +706,9 @@ async function run(nSegments: number): Promise<Result> {
   let memberships = 0;
   let memberBytes = 0;
   const rs = definitions.ruleSet;
-  const sharedLists = new Set<unknown>();
+  // Users with the zero-event memberships share the rule set's list (counted once).
+  let zeroList: unknown = null;
+  let zeroCounted = false;
   const perSlot = new Int32Array(rs.nextSlot);
   for (const u of engine.users.values()) {
     let any = false;
@@ -716,12 +719,16 @@ async function run(nSegments: number): Promise<Result> {
       buckets += (s.length - header) / s[0]!;
     }
     if (any) active++;
-    memberships += u.members.length;
-    if (u.members.length > 0 && !sharedLists.has(u.members)) {
-      memberBytes += u.members.length * 8 + 48;
-      if (u.members === rs.zeroMembers) sharedLists.add(u.members);
+    const members = u.members as Members;
+    memberships += members.length;
+    const slots = membersToArray(members);
+    if (zeroList === null && slots.join() === rs.zeroMembers.join()) zeroList = members;
+    if (members !== zeroList) memberBytes += membersBytes(members);
+    else if (!zeroCounted) {
+      memberBytes += membersBytes(members);
+      zeroCounted = true;
     }
-    for (const slot of u.members) perSlot[slot]!++;
+    for (const slot of slots) perSlot[slot]!++;
   }
   const users = engine.users.size;
   const timedSeconds = timed / 1000;

@@ -32,6 +32,7 @@ import {
   type RuleGroup,
   type RuleSet,
 } from "./ruleset";
+import { NO_MEMBERS, hasMember, memberAt, membersToArray, toMembers, withoutMember, type Members } from "./members";
 import { numeric } from "./values";
 import {
   COUNT_SPAN,
@@ -133,7 +134,7 @@ export class UserState {
     /** The user id (the key of `PartitionEngine.users`). */
     readonly id: string,
     /** Slots of the segments the user is in, ascending. Copy-on-write: replaced, never mutated. */
-    public members: number[],
+    public members: Members,
     /** Relative second of the last evaluation. */
     public evalAt: number,
     /** Rule-set generation the memberships are consistent with. */
@@ -261,21 +262,8 @@ const ALL_TYPES = -1;
 const TYPES = eventTypes.length;
 const HORIZON_MINUTES = HORIZON_S / 60;
 
-function hasSlot(members: number[], slot: number): boolean {
-  let lo = 0;
-  let hi = members.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    const v = members[mid]!;
-    if (v === slot) return true;
-    if (v < slot) lo = mid + 1;
-    else hi = mid;
-  }
-  return false;
-}
 
 let addScratch = new Int32Array(64);
-let removeScratch = new Int32Array(64);
 
 /** Sorts `a[0 … n-1]` in place: insertion sort for the usual few elements, no view allocated. */
 function sortPrefix(a: Int32Array, n: number): Int32Array {
@@ -295,61 +283,38 @@ function sortPrefix(a: Int32Array, n: number): Int32Array {
   return a;
 }
 
-/** The membership list of a user in no segment (lists are never mutated, so it is shared). */
-const NO_MEMBERS: number[] = [];
+let mergeScratch = new Int32Array(256);
 
 /**
- * A sorted slot list with a step's membership changes applied (`slots`, each to `value[slot]`,
- * every one a real change). Lists are copy-on-write: the result is a new exact-size array (a
- * user's list lives long, so spare capacity would be memory held for every user) and the input
- * is never modified, so lists can be shared. One sequential merge with the sorted additions and
- * removals.
+ * A membership list with a step's changes applied (`slots`, each to `value[slot]`, every one a
+ * real change; `changed[slot] === stamp` marks them). Lists are immutable (see members.ts): one
+ * sequential merge of the old list, minus the removed slots, with the sorted additions.
  */
-function applyChanges(members: number[], slots: number[], value: Uint8Array): number[] {
+function applyChanges(members: Members, slots: number[], value: Uint8Array, changed: Int32Array, stamp: number): Members {
   const n = slots.length;
-  if (addScratch.length < n) {
-    addScratch = new Int32Array(Math.max(n, addScratch.length * 2));
-    removeScratch = new Int32Array(addScratch.length);
-  }
+  if (addScratch.length < n) addScratch = new Int32Array(Math.max(n, addScratch.length * 2));
   let nAdd = 0;
-  let nRemove = 0;
   for (let k = 0; k < n; k++) {
     const slot = slots[k]!;
     if (value[slot] === 1) addScratch[nAdd++] = slot;
-    else removeScratch[nRemove++] = slot;
   }
+  const nRemove = n - nAdd;
   const len = members.length - nRemove + nAdd;
   if (len === 0) return NO_MEMBERS;
   const adds = sortPrefix(addScratch, nAdd);
-  const removes = sortPrefix(removeScratch, nRemove);
-  const out = new Array<number>(len);
+  if (mergeScratch.length < len) mergeScratch = new Int32Array(Math.max(len, mergeScratch.length * 2));
+  const out = mergeScratch;
   let w = 0;
   let j = 0;
-  let r = 0;
   for (let i = 0; i < members.length; i++) {
-    const m = members[i]!;
-    while (r < nRemove && removes[r]! < m) r++;
-    if (r < nRemove && removes[r] === m) {
-      r++;
-      continue;
-    }
+    const m = memberAt(members, i);
+    if (changed[m] === stamp && value[m] === 0) continue; // removed
     while (j < nAdd && adds[j]! < m) out[w++] = adds[j++]!;
-    if (j < nAdd && adds[j] === m) j++; // already a member
+    if (j < nAdd && adds[j] === m) j++; // already a member (never, by construction)
     out[w++] = m;
   }
   while (j < nAdd) out[w++] = adds[j++]!;
-  if (w !== len) out.length = w; // only if a change was not one (never, by construction)
-  return w === 0 ? NO_MEMBERS : out;
-}
-
-/** `members` without `slot` (copy-on-write, like every membership change). */
-function withoutSlot(members: number[], slot: number): number[] {
-  if (!hasSlot(members, slot)) return members;
-  if (members.length === 1) return NO_MEMBERS;
-  const out = new Array<number>(members.length - 1);
-  let w = 0;
-  for (const m of members) if (m !== slot) out[w++] = m;
-  return out;
+  return toMembers(out, w);
 }
 
 /** The value of a tracked field (a name, or the parts of a dotted path); missing or non-numeric: 0. */
@@ -444,6 +409,9 @@ export class PartitionEngine {
   private stateStamp = new Int32Array(0);
   private stateVal = new Uint8Array(0);
   private readonly sums: number[] = [];
+  /** The rule set's zero-event list as a `Members` list, shared by every new user. */
+  private zeroList: Members = NO_MEMBERS;
+  private zeroFor: RuleSet | null = null;
 
   constructor(private readonly definitions: Definitions) {}
 
@@ -596,7 +564,7 @@ export class PartitionEngine {
     const user = this.users.get(userId);
     if (!user) return [];
     const out: Transition[] = [];
-    for (const slot of user.members) this.emit(out, user, slot, false, nowMs, "erased");
+    for (let i = 0; i < user.members.length; i++) this.emit(out, user, memberAt(user.members, i), false, nowMs, "erased");
     this.forget(user);
     this.stats.users = this.users.size;
     this.stats.transitions += out.length;
@@ -607,7 +575,9 @@ export class PartitionEngine {
   segmentsOf(userId: string): string[] {
     const user = this.users.get(userId);
     if (!user) return [];
-    return user.members.map((slot) => this.ruleSet.bySlot[slot]?.id).filter((id): id is string => !!id);
+    return membersToArray(user.members)
+      .map((slot) => this.ruleSet.bySlot[slot]?.id)
+      .filter((id): id is string => !!id);
   }
 
   /** Each rule's aggregate at `nowMs` for one user and one segment (the explain view). */
@@ -621,7 +591,7 @@ export class PartitionEngine {
       segmentId,
       version: seg.version,
       active: seg.active,
-      member: user ? hasSlot(user.members, seg.slot) : false,
+      member: user ? hasMember(user.members, seg.slot) : false,
       rules: seg.rules.map((r) => {
         const value = user ? this.aggOf(r.group) : 0;
         return {
@@ -665,10 +635,10 @@ export class PartitionEngine {
     if (!user) {
       const rs = this.ruleSet;
       // The membership list is shared until the first change: lists are copy-on-write.
-      user = new UserState(userId, rs.zeroMembers.length > 0 ? rs.zeroMembers : NO_MEMBERS, now, rs.generation);
+      user = new UserState(userId, this.zeroMembers(), now, rs.generation);
       this.users.set(userId, user);
       this.stats.users = this.users.size;
-      for (const slot of user.members) this.emit(out, user, slot, true, nowMs, "event");
+      for (let i = 0; i < user.members.length; i++) this.emit(out, user, memberAt(user.members, i), true, nowMs, "event");
       return user;
     }
     this.catchUp(user, now, nowMs, out);
@@ -690,7 +660,7 @@ export class PartitionEngine {
     for (const slot of changed.keys()) {
       const seg = rs.bySlot[slot];
       if (seg) this.addCandidate(seg.slot);
-      else user.members = withoutSlot(user.members, slot);
+      else user.members = withoutMember(user.members, slot);
     }
     this.evaluate(user, nowMs, out, "definition", changed);
     user.due = this.computeDue(user, user.evalAt, ALL_TYPES);
@@ -829,6 +799,15 @@ export class PartitionEngine {
     user.due = user.earliestDue();
   }
 
+  private zeroMembers(): Members {
+    const rs = this.ruleSet;
+    if (this.zeroFor !== rs) {
+      this.zeroFor = rs;
+      this.zeroList = toMembers(rs.zeroMembers, rs.zeroMembers.length);
+    }
+    return this.zeroList;
+  }
+
   /** Sizes the scratch arrays for the current rule set. */
   private scratch(): RuleSet {
     const rs = this.ruleSet;
@@ -919,13 +898,13 @@ export class PartitionEngine {
   }
 
   /** Membership of `slot` during the step: this step's decisions first, then the stored list. */
-  private isMember(slot: number, members: number[]): boolean {
+  private isMember(slot: number, members: Members): boolean {
     if (this.stateStamp[slot] === this.stamp) return this.stateVal[slot] === 1;
-    return this.membersExpanded ? this.memberStamp[slot] === this.stamp : hasSlot(members, slot);
+    return this.membersExpanded ? this.memberStamp[slot] === this.stamp : hasMember(members, slot);
   }
 
   /** A derived segment's expression (`flat.program`) over the step's memberships. */
-  private evalProgram(slot: number, members: number[]): boolean {
+  private evalProgram(slot: number, members: Members): boolean {
     const flat = this.ruleSet.flat;
     const program = flat.program;
     const stack = this.exprStack;
@@ -1015,7 +994,7 @@ export class PartitionEngine {
     const members = user.members;
     if (candidates.length >= 8 && candidates.length * 8 >= members.length) {
       // Many lookups: one pass over the list beats a binary search each.
-      for (let i = 0; i < members.length; i++) this.memberStamp[members[i]!] = this.stamp;
+      for (let i = 0; i < members.length; i++) this.memberStamp[memberAt(members, i)] = this.stamp;
       this.membersExpanded = true;
     }
     const kind = this.ruleSet.flat.kind;
@@ -1036,7 +1015,7 @@ export class PartitionEngine {
     candidates.length = 0;
     const changes = this.changes;
     if (changes.length > 0) {
-      user.members = applyChanges(members, changes, this.stateVal);
+      user.members = applyChanges(members, changes, this.stateVal, this.stateStamp, this.stamp);
       changes.length = 0;
     }
   }
@@ -1172,7 +1151,7 @@ export class PartitionEngine {
     for (const [id, u] of this.users) {
       const su: SerializedUser = {
         s: Array.from(u.series, (x) => (x ? toSnapshot(x) : null)),
-        m: u.members.map(idOf).filter((x): x is string => !!x),
+        m: membersToArray(u.members).map(idOf).filter((x): x is string => !!x),
         e: u.evalAt,
       };
       if (u.generation < rs.generation) {
@@ -1207,7 +1186,7 @@ export class PartitionEngine {
         if (seg) members.push(seg.slot);
       }
       members.sort((a, b) => a - b);
-      const user = new UserState(id, members, su.e, generation);
+      const user = new UserState(id, toMembers(members, members.length), su.e, generation);
       for (let t = 0; t < TYPES; t++) {
         const x = su.s[t];
         if (x && x.length > 1) user.setSeries(t, fromSnapshot(x, remap[t] ?? null));
