@@ -324,7 +324,7 @@ export async function createRuntime(env: Env, overrides: RuntimeOverrides = {}):
         eventMap: env.SEGMENT_EVENT_MAP,
         onError: (err, what) => log.warn({ err }, what),
       },
-      webhooks: { webhooks: webhookStore, segments, secretKey: env.WEBHOOK_SECRET_KEY },
+      webhooks: { webhooks: webhookStore, segments, secretKey: env.WEBHOOK_SECRET_KEY, audit: accountDeps.audit },
       exports: { segments, memberships, campaigns: campaignStore, sendExport: createSendExportStore(db.db) },
     },
     campaignDeps: {

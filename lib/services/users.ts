@@ -1,4 +1,6 @@
 import { AppError, notFound } from "@/lib/errors";
+import type { AuditLog } from "@/lib/ports/auth";
+import { userRef, type Keyring } from "@/lib/privacy/crypto";
 import type { MembershipHistory, MembershipStore } from "@/lib/ports/memberships";
 import type { SegmentStore } from "@/lib/ports/segments";
 import type { ProfileInput, ProfileStore } from "@/lib/ports/profiles";
@@ -148,9 +150,30 @@ export async function putProfile(
   userId: string,
   input: ProfileInput,
   now: Date,
+  audit?: ProfileAudit,
 ) {
   const result = await deps.profiles.put(userId, input, now);
+  if (audit) {
+    // Who changed which fields, never the values, and the user by a keyed pseudonym: the audit
+    // log outlives an erasure, so it must not hold personal data (docs/privacy.md).
+    await audit.log.append({
+      actor: audit.actor,
+      action: result.created ? "profile.create" : "profile.replace",
+      entityType: "user",
+      entityId: userRef(audit.keys, userId),
+      after: { fields: Object.keys(input).sort(), pseudonymKey: audit.keys.currentId },
+      traceId: audit.traceId,
+      at: now,
+    });
+  }
   const message: UserKnownMessage = { kind: "user-known", userId, at: now.getTime() };
   await deps.eventLog.append(TOPICS.userEvents, [{ key: userId, value: JSON.stringify(message) }]);
   return result;
+}
+
+export interface ProfileAudit {
+  log: AuditLog;
+  keys: Keyring;
+  actor: string;
+  traceId: string;
 }

@@ -1,4 +1,5 @@
 import { notFound, validationError } from "@/lib/errors";
+import type { AuditLog } from "@/lib/ports/auth";
 import type { SegmentStore } from "@/lib/ports/segments";
 import type { WebhookStore, WebhookSubscription, WebhookSubscriptionPatch } from "@/lib/ports/webhooks";
 import { generateSecret, sealSecret, secretHint } from "@/lib/webhooks/secret";
@@ -14,6 +15,12 @@ export interface WebhookDeps {
   segments: Pick<SegmentStore, "get">;
   /** WEBHOOK_SECRET_KEY: secrets are encrypted with it when set. */
   secretKey?: string;
+  /** Where changes are recorded (the audit log); secrets never go there. */
+  audit?: AuditLog;
+}
+
+async function record(deps: WebhookDeps, ctx: RequestContext, action: string, id: string, before: WebhookSubscription | null, after: WebhookSubscription | null) {
+  await deps.audit?.append({ actor: ctx.actor, action, entityType: "webhook", entityId: id, before, after, traceId: ctx.traceId, at: ctx.now });
 }
 
 async function assertSegment(deps: WebhookDeps, segmentId: string | null | undefined) {
@@ -38,6 +45,7 @@ export async function createWebhook(deps: WebhookDeps, input: CreateWebhookInput
     },
     ctx.now,
   );
+  await record(deps, ctx, "webhook.create", subscription.id, null, subscription);
   return { ...subscription, secret };
 }
 
@@ -54,6 +62,7 @@ export async function getWebhook(deps: WebhookDeps, id: string): Promise<Webhook
 // PATCH /api/v1/webhooks/{id}
 export async function updateWebhook(deps: WebhookDeps, id: string, input: UpdateWebhookInput, ctx: RequestContext) {
   await assertSegment(deps, input.segmentId);
+  const before = await deps.webhooks.get(id);
   const patch: WebhookSubscriptionPatch = {};
   if (input.url !== undefined) patch.url = input.url;
   if (input.segmentId !== undefined) patch.segmentId = input.segmentId;
@@ -66,12 +75,15 @@ export async function updateWebhook(deps: WebhookDeps, id: string, input: Update
   }
   const sub = await deps.webhooks.update(id, patch, ctx.now, input.enabled === false ? `disabled by ${ctx.actor}` : undefined);
   if (!sub) throw notFound("Webhook", id);
+  await record(deps, ctx, input.secret !== undefined ? "webhook.update_and_rotate_secret" : "webhook.update", id, before, sub);
   return input.secret !== undefined ? { ...sub, secret: input.secret } : sub;
 }
 
 // DELETE /api/v1/webhooks/{id}
-export async function deleteWebhook(deps: WebhookDeps, id: string): Promise<void> {
+export async function deleteWebhook(deps: WebhookDeps, id: string, ctx?: RequestContext): Promise<void> {
+  const before = await deps.webhooks.get(id);
   if (!(await deps.webhooks.delete(id))) throw notFound("Webhook", id);
+  if (ctx) await record(deps, ctx, "webhook.delete", id, before, null);
 }
 
 // GET /api/v1/webhooks/{id}/deliveries

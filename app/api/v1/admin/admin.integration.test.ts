@@ -11,6 +11,9 @@ import * as key from "./api-keys/[keyId]/route";
 import * as audit from "../audit/route";
 import * as password from "../me/password/route";
 import * as segments from "../segments/route";
+import * as profile from "../users/[userId]/profile/route";
+import * as webhooks from "../webhooks/route";
+import * as webhook from "../webhooks/[webhookId]/route";
 
 describe.each(engineCases)("accounts, roles and API keys on $name", (engine) => {
   let env: Awaited<ReturnType<typeof openTestRuntime>>;
@@ -147,5 +150,26 @@ describe.each(engineCases)("accounts, roles and API keys on $name", (engine) => 
     const older = await call(audit.GET, "GET", { query: { entityType: "api_key", cursor: trail.body.nextCursor } });
     expect(older.body.entries[0]).toMatchObject({ action: "api_key.create" });
     expect((await call(audit.GET, "GET", { query: { limit: "0" } })).status).toBe(400);
+  });
+
+  it("audits profile changes (fields only, the user by pseudonym) and webhook changes (never the secret)", async () => {
+    const userId = `audited-${Math.random().toString(36).slice(2, 8)}`;
+    expect((await call(profile.PUT, "PUT", { params: { userId }, body: { email: "a@example.com", attributes: { tier: "gold" } } })).status).toBe(201);
+    const profileAudit = await call(audit.GET, "GET", { query: { action: "profile.create" } });
+    const entry = profileAudit.body.entries[0];
+    expect(entry).toMatchObject({ actor: "admin-api-key", entityType: "user", after: { fields: ["attributes", "deviceTokens", "email", "phone", "timezone"] } });
+    expect(JSON.stringify(entry)).not.toContain(userId);
+    expect(JSON.stringify(entry)).not.toContain("a@example.com");
+
+    const secret = "webhook-secret-for-audit-0123456789";
+    const created = await call(webhooks.POST, "POST", { body: { url: "https://example.com/hook", secret } });
+    expect(created.status).toBe(201);
+    const id = created.body.id as string;
+    expect((await call(webhook.PATCH, "PATCH", { params: { webhookId: id }, body: { description: "renamed" } })).status).toBe(200);
+    expect((await call(webhook.DELETE, "DELETE", { params: { webhookId: id } })).status).toBe(204);
+    const trail = await call(audit.GET, "GET", { query: { entityType: "webhook", entityId: id } });
+    expect(trail.body.entries.map((e: { action: string }) => e.action)).toEqual(["webhook.delete", "webhook.update", "webhook.create"]);
+    expect(trail.body.entries[1].after.description).toBe("renamed");
+    expect(JSON.stringify(trail.body)).not.toContain(secret);
   });
 });

@@ -13,7 +13,7 @@ export const PATCH = route({ scope: "write", body: updateWebhookSchema }, async 
 );
 
 // DELETE /api/v1/webhooks/{id} — the subscription and its delivery log
-export const DELETE = route({ scope: "write" }, async ({ params, rt }) => {
-  await deleteWebhook(rt.integrations.webhooks, uuidParam(params, "webhookId", "Webhook"));
+export const DELETE = route({ scope: "write" }, async ({ params, actor, traceId, now, rt }) => {
+  await deleteWebhook(rt.integrations.webhooks, uuidParam(params, "webhookId", "Webhook"), { actor: actor.id, traceId, now });
   return json(null, 204);
 });
