@@ -125,6 +125,8 @@ describe.each(engineCases)("Segment-spec ingestion on $name", (engine) => {
     expect((await api.segment.mappings()).mappings).toContainEqual({ eventName: "Button Tapped", eventType: "clicks", source: "stored" });
     await api.segment.deleteMapping({ query: { eventName: "Button Tapped" } });
     expect(await api.segment.track({ body: { userId: u, event: "Button Tapped" } })).toMatchObject({ accepted: 0, unmapped: 1 });
+    const trail = await env.rt.accountDeps.audit.list({ entityType: "segment_mapping", entityId: "Button Tapped", limit: 10 });
+    expect(trail.map((e) => e.action)).toEqual(["segment_mapping.delete", "segment_mapping.put"]);
   });
 
   it("a batch accepts its valid messages and lists the invalid ones; an invalid single call is a 400", async () => {

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { AuditLog } from "@/lib/ports/auth";
 import { AppError, formatPath, notFound, validationError, type FieldIssue } from "@/lib/errors";
 import { validateEvents, type UserEventInput } from "@/lib/events/schema";
 import {
@@ -155,16 +156,28 @@ export async function listMappings(deps: Pick<SegmentIngestDeps, "store" | "even
 }
 
 // PUT /api/v1/segment/mappings — store a mapping (it wins over SEGMENT_EVENT_MAP)
-export async function putMapping(deps: Pick<SegmentIngestDeps, "store">, input: z.output<typeof putMappingSchema>, actor: string, now: Date) {
+export async function putMapping(
+  deps: Pick<SegmentIngestDeps, "store">,
+  input: z.output<typeof putMappingSchema>,
+  actor: string,
+  now: Date,
+  audit?: { log: AuditLog; traceId: string },
+) {
   const row = await deps.store.putMapping(input.eventName, input.eventType, actor, now);
   mappingCache().delete(deps.store);
+  await audit?.log.append({ actor, action: "segment_mapping.put", entityType: "segment_mapping", entityId: input.eventName, after: input, traceId: audit.traceId, at: now });
   return row;
 }
 
 // DELETE /api/v1/segment/mappings?eventName= — forget a stored mapping
-export async function deleteMapping(deps: Pick<SegmentIngestDeps, "store">, eventName: string) {
+export async function deleteMapping(
+  deps: Pick<SegmentIngestDeps, "store">,
+  eventName: string,
+  audit?: { log: AuditLog; actor: string; traceId: string; now: Date },
+) {
   if (!(await deps.store.deleteMapping(eventName))) throw notFound("Stored mapping", eventName);
   mappingCache().delete(deps.store);
+  await audit?.log.append({ actor: audit.actor, action: "segment_mapping.delete", entityType: "segment_mapping", entityId: eventName, traceId: audit.traceId, at: audit.now });
 }
 
 // ---- ingestion -----------------------------------------------------------------------------
