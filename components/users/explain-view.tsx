@@ -5,7 +5,7 @@ import { eventTypeLabels, formatNumber, formatWindow, operatorLabels } from "@/c
 import type { ExprExplanation, Explanation, RuleExplanation } from "./types";
 
 function measure(r: RuleExplanation): string {
-  const event = eventTypeLabels[r.eventType] ?? r.eventType;
+  const event = (eventTypeLabels as Record<string, string>)[r.eventType] ?? r.eventType;
   return r.attribute === "sum" ? `sum of ${event}.${r.field ?? "value"}` : `count of ${event}`;
 }
 

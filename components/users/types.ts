@@ -1,5 +1,6 @@
 /** User lookup shapes as the REST API returns them (JSON: dates are strings). */
-import type { EventType, Operator } from "@/lib/segments/definition";
+import type { EventType } from "@/lib/segments/definition";
+import type { SegmentExplanation } from "@/lib/evaluation/explain";
 import type { TransitionCause } from "@/lib/ports/memberships";
 
 export interface ApiProfile {
@@ -57,34 +58,10 @@ export interface UserEventsPage {
   data: ApiUserEvent[];
 }
 
-export interface RuleExplanation {
-  eventType: EventType;
-  attribute: "count" | "sum";
-  field: string | null;
-  windowMinutes: number;
-  operator: Operator;
-  threshold: number;
-  aggregate: number;
-  holds: boolean;
-}
+export type { ExprExplanation, RuleExplanation } from "@/lib/evaluation/explain";
 
-export type ExprExplanation =
-  | { type: "segment"; segmentId: string; name: string | null; active: boolean; value: boolean }
-  | { type: "not"; value: boolean; operand: ExprExplanation }
-  | { type: "and" | "or"; value: boolean; operands: ExprExplanation[] };
-
-export interface Explanation {
-  userId: string;
-  at: string;
-  segmentId: string;
-  name: string;
-  type: "INDEPENDENT" | "DERIVED";
-  version: number;
-  active: boolean;
-  holds: boolean;
-  rules: RuleExplanation[] | null;
-  expression: ExprExplanation | null;
-}
+/** GET /api/v1/users/{id}/segments/{segmentId}/explain: the engine's explanation, for a user at an instant. */
+export type Explanation = SegmentExplanation & { userId: string; at: string };
 
 /** What each transition cause means, in the words the timeline uses. */
 export const causeLabels: Record<TransitionCause, string> = {

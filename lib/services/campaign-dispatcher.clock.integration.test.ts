@@ -25,7 +25,7 @@ import * as campaignsRoute from "@/app/api/v1/campaigns/route";
 import * as campaignItem from "@/app/api/v1/campaigns/[campaignId]/route";
 import * as campaignStatus from "@/app/api/v1/campaigns/[campaignId]/status/route";
 import * as profile from "@/app/api/v1/users/[userId]/profile/route";
-import { startCampaignDispatcher, type Dispatcher } from "./campaign-dispatcher";
+import { startCampaignDispatcher, type Dispatcher, type DispatcherOptions } from "./campaign-dispatcher";
 
 class ManualClock implements Clock {
   constructor(private ms: number) {}
@@ -60,10 +60,9 @@ describe.each(engineCases)("campaign policy through the dispatcher on $name, wit
   const run = Math.random().toString(36).slice(2, 8);
   let phones = 0;
 
-  beforeAll(async () => {
-    env = await openTestRuntime(engine, { clock });
-    installRuntime({ ...env.rt, campaignDeps: { ...env.rt.campaignDeps, channels: new Set<ChannelType>(["sms"]) } });
-    dispatcher = await startCampaignDispatcher(
+  /** A dispatcher over this runtime's stores, the recording SMS provider and the injected clock. */
+  const startWith = (options: DispatcherOptions) =>
+    startCampaignDispatcher(
       {
         eventLog: env.log,
         campaigns: createCampaignStore(env.db.db),
@@ -77,8 +76,13 @@ describe.each(engineCases)("campaign policy through the dispatcher on $name, wit
         log: env.rt.log,
         random: () => 0,
       },
-      { groupId: `dispatcher-clock-test-${run}`, pollMs: 20 },
+      options,
     );
+
+  beforeAll(async () => {
+    env = await openTestRuntime(engine, { clock });
+    installRuntime({ ...env.rt, campaignDeps: { ...env.rt.campaignDeps, channels: new Set<ChannelType>(["sms"]) } });
+    dispatcher = await startWith({ groupId: `dispatcher-clock-test-${run}`, pollMs: 20 });
   });
   afterAll(async () => {
     await dispatcher?.close();
@@ -276,22 +280,7 @@ describe.each(engineCases)("campaign policy through the dispatcher on $name, wit
   // Last: it swaps the dispatcher for one with a per-channel limit (CHANNEL_RATE_LIMITS).
   it("the per-channel rate limit holds across campaigns: two campaigns on sms share 2 messages/s", async () => {
     await dispatcher.close();
-    dispatcher = await startCampaignDispatcher(
-      {
-        eventLog: env.log,
-        campaigns: createCampaignStore(env.db.db),
-        sends: createSendStore(env.db.db),
-        profiles: env.rt.profiles,
-        segments: env.rt.segments,
-        senders: new Map<ChannelType, MessageSender>([["sms", sms]]),
-        runs: createRunStore(env.db.db),
-        memberships: env.rt.memberships,
-        clock,
-        log: env.rt.log,
-        random: () => 0,
-      },
-      { groupId: `dispatcher-channel-limit-${run}`, pollMs: 20, channelRateLimits: { sms: 2 } },
-    );
+    dispatcher = await startWith({ groupId: `dispatcher-channel-limit-${run}`, pollMs: 20, channelRateLimits: { sms: 2 } });
     clock.set("2026-03-17T12:00:00.000Z");
     const seg = await segment();
     const a = await campaign(seg, {});
