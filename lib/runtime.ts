@@ -9,7 +9,7 @@ import { bootstrapAdmin, type AccountDeps } from "@/lib/services/accounts";
 import { createOutboxStore } from "@/lib/adapters/db/outbox-store";
 import { createSegmentStore } from "@/lib/adapters/db/segment-store";
 import { createCheckpointStore } from "@/lib/adapters/db/checkpoint-store";
-import { createPgMembershipHistory, createPgMembershipStore } from "@/lib/adapters/memberships/postgres";
+import { createPgMembershipHistory, createPgMembershipStore, createPgTransitionWriter } from "@/lib/adapters/memberships/postgres";
 import type { MembershipHistory, MembershipStore } from "@/lib/ports/memberships";
 import type { UserEventArchive } from "@/lib/ports/user-events";
 import type { ProfileStore } from "@/lib/ports/profiles";
@@ -229,6 +229,8 @@ export async function createRuntime(env: Env, overrides: RuntimeOverrides = {}):
           segments,
           memberships,
           history,
+          // Memberships and history in one statement when both live in PostgreSQL (not with Aerospike).
+          transitions: env.AEROSPIKE_HOSTS ? undefined : createPgTransitionWriter(db.db),
           checkpoints: createCheckpointStore(db.db),
           archive: events,
           progress,
