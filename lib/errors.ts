@@ -86,3 +86,29 @@ export function formatPath(path: ReadonlyArray<PropertyKey>): string {
   }
   return out;
 }
+
+/**
+ * An error and the errors it wraps (`cause`), outermost first, at most `depth` of them: drizzle,
+ * fetch, nodemailer and kafkajs keep the underlying error (with its code) in `cause`.
+ */
+export function* errorChain(error: unknown, depth = 5): Generator<object> {
+  for (let e = error, n = 0; e && typeof e === "object" && n < depth; e = (e as { cause?: unknown }).cause, n++) yield e;
+}
+
+/** The first string `code` on the error or one of its causes that passes `accept`. */
+export function errorCode(error: unknown, accept: (code: string) => boolean = () => true): string | undefined {
+  for (const e of errorChain(error)) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string" && accept(code)) return code;
+  }
+  return undefined;
+}
+
+/** The SQLSTATE of a database error, looking through wrappers (drizzle's DrizzleQueryError keeps it in `cause`). */
+export const sqlState = (error: unknown) => errorCode(error, (code) => /^[0-9]{2}[0-9A-Z]{3}$/.test(code));
+
+/** Class 22 (data exception) or 23 (integrity constraint violation): the database refuses the data itself. */
+export function refusesData(error: unknown): boolean {
+  const state = sqlState(error);
+  return state !== undefined && (state.startsWith("22") || state.startsWith("23"));
+}

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
-import { AppError, formatPath, validationError, type FieldIssue } from "@/lib/errors";
+import { AppError, errorCode, formatPath, sqlState, validationError, type FieldIssue } from "@/lib/errors";
 import { EventLogUnavailableError } from "@/lib/ports/event-log";
 import type { Actor, Scope } from "@/lib/ports/auth";
 import { authenticate, requireScope } from "@/lib/services/auth";
@@ -150,14 +150,7 @@ function isUnavailable(error: unknown): boolean {
   // By name too: Next bundles route handlers apart from server.ts, so the class an adapter
   // created in the runtime may not be the one this bundle imported.
   if (error instanceof EventLogUnavailableError || (error as Error | null)?.name === "EventLogUnavailableError") return true;
-  for (let e: unknown = error, depth = 0; e && depth < 5; depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === "string" && (/^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE)$/.test(code) || /^(08|57P)/.test(code))) {
-      return true;
-    }
-    e = (e as { cause?: unknown }).cause;
-  }
-  return false;
+  return errorCode(error, (code) => /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE)$/.test(code) || /^(08|57P)/.test(code)) !== undefined;
 }
 
 /**
@@ -166,12 +159,8 @@ function isUnavailable(error: unknown): boolean {
  * so a 400, not a 500.
  */
 function unstorableValue(error: unknown): boolean {
-  for (let e: unknown = error, depth = 0; e && depth < 5; depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (code === "22021" || code === "22P05") return true;
-    e = (e as { cause?: unknown }).cause;
-  }
-  return false;
+  const state = sqlState(error);
+  return state === "22021" || state === "22P05";
 }
 
 /** Turns anything thrown into the seed's error format; unknown errors become a logged 500. */

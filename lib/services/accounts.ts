@@ -4,7 +4,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { z } from "zod";
-import { AppError, notFound } from "@/lib/errors";
+import { AppError, notFound, sqlState } from "@/lib/errors";
 import { generatePassword, hashPassword, verifyPassword } from "@/lib/auth/password";
 import { hashApiKey } from "@/lib/services/auth";
 import { apiKeyScopes, roles, type Account, type AccountStore, type ApiKeyStore, type ApiKeyView, type AuditLog, type Role } from "@/lib/ports/auth";
@@ -65,13 +65,7 @@ const publicKey = (k: ApiKeyView) => ({
 });
 export type ApiKeyPublicView = ReturnType<typeof publicKey>;
 
-const isUniqueViolation = (e: unknown): boolean => {
-  for (let x: unknown = e, d = 0; x && d < 4; d++) {
-    if ((x as { code?: unknown }).code === "23505") return true;
-    x = (x as { cause?: unknown }).cause;
-  }
-  return false;
-};
+const isUniqueViolation = (e: unknown) => sqlState(e) === "23505";
 
 /** Creates the first admin from ADMIN_EMAIL / ADMIN_PASSWORD when no account has that email. */
 export async function bootstrapAdmin(deps: AccountDeps, email: string, password: string, now: Date): Promise<boolean> {

@@ -5,14 +5,9 @@
  * a partition; dead-lettering a transient one loses data, so anything unrecognised is retryable.
  */
 
-/** The SQLSTATE of a database error, looking through wrappers (drizzle's DrizzleQueryError keeps it in `cause`). */
-export function sqlState(error: unknown): string | undefined {
-  for (let e = error, depth = 0; e && typeof e === "object" && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === "string" && /^[0-9A-Z]{5}$/.test(code) && /^[0-9]{2}/.test(code)) return code;
-  }
-  return undefined;
-}
+import { errorChain, refusesData, sqlState } from "@/lib/errors";
+
+export { sqlState };
 
 /** SQLSTATE 23503: a row names a parent (a segment) the database does not have. */
 export const isForeignKeyViolation = (error: unknown) => sqlState(error) === "23503";
@@ -23,10 +18,7 @@ export const isForeignKeyViolation = (error: unknown) => sqlState(error) === "23
  * — connection errors (class 08, or no SQLSTATE at all), serialization failures and deadlocks
  * (40), resource shortages (53), an administrator's shutdown (57) — may succeed later.
  */
-export function isPermanentError(error: unknown): boolean {
-  const state = sqlState(error);
-  return state !== undefined && (state.startsWith("22") || state.startsWith("23"));
-}
+export const isPermanentError = refusesData;
 
 /**
  * One line for logs and dead letters: the database's own message and SQLSTATE when there is one
@@ -34,7 +26,7 @@ export function isPermanentError(error: unknown): boolean {
  */
 export function errorText(error: unknown): string {
   let text = error instanceof Error ? error.message : String(error);
-  for (let e = error, depth = 0; e && typeof e === "object" && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+  for (const e of errorChain(error)) {
     const code = (e as { code?: unknown }).code;
     if (typeof code === "string" && e instanceof Error) {
       text = `${e.message} (${code})`;

@@ -1,3 +1,4 @@
+import { errorCode } from "@/lib/errors";
 import type { ChannelType } from "@/lib/campaigns/campaign";
 import type { OutboundMessage } from "@/lib/ports/messages";
 
@@ -16,11 +17,7 @@ export function expectChannel<C extends ChannelType>(
 
 /** A code on an error or on one of its causes (fetch and nodemailer wrap the socket's error). */
 export function networkCode(error: unknown): string | null {
-  for (let e: unknown = error, depth = 0; e && typeof e === "object" && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === "string" && /^E[A-Z_]+$/.test(code)) return code;
-  }
-  return null;
+  return errorCode(error, (code) => /^E[A-Z_]+$/.test(code)) ?? null;
 }
 
 export const errorMessage = (error: unknown) => (error instanceof Error ? error.message : String(error));

@@ -1,11 +1,4 @@
-/** The SQLSTATE class 22/23 (data the database refuses) on the error or a cause, as lib/services/failure.ts reads it. */
-function refusesData(error: unknown): boolean {
-  for (let e = error, depth = 0; e && typeof e === "object" && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === "string" && /^(22|23)[0-9A-Z]{3}$/.test(code)) return true;
-  }
-  return false;
-}
+import { refusesData } from "@/lib/errors";
 
 /**
  * Group commit for single-row statements: calls made while a statement is running are queued

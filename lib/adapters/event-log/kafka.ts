@@ -28,6 +28,7 @@ import {
   type ICustomPartitioner,
   type Producer,
 } from "kafkajs";
+import { errorChain } from "@/lib/errors";
 import { partitionOfKey } from "@/lib/adapters/event-log/murmur2";
 
 import {
@@ -128,9 +129,7 @@ const METADATA_LAG = new Set([
 
 /** Whether an error (or one it wraps) says the cluster's metadata has not caught up with a new topic yet. */
 function metadataLag(error: unknown): boolean {
-  for (let e = error, depth = 0; e && typeof e === "object" && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-    if (METADATA_LAG.has(String((e as { type?: unknown }).type))) return true;
-  }
+  for (const e of errorChain(error)) if (METADATA_LAG.has(String((e as { type?: unknown }).type))) return true;
   return false;
 }
 
