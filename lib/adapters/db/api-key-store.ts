@@ -27,7 +27,11 @@ const toView = (row: typeof apiKeys.$inferSelect | Omit<typeof apiKeys.$inferSel
   revokedAt: row.revokedAt,
 });
 
+/** `last_used_at` is kept to the minute: a key used on every request costs one UPDATE a minute, not one per request. */
+const TOUCH_EVERY_MS = 60_000;
+
 export function createApiKeyStore(db: Database): ApiKeyStore {
+  const touched = new Map<string, number>();
   return {
     findActiveByHash: async (keyHash) => {
       const [row] = await db
@@ -37,6 +41,10 @@ export function createApiKeyStore(db: Database): ApiKeyStore {
       return row ? { id: row.id, name: row.name, scopes: row.scopes.filter(isScope) } : null;
     },
     touch: async (id, at) => {
+      const last = touched.get(id);
+      if (last !== undefined && at.getTime() - last < TOUCH_EVERY_MS && at.getTime() >= last) return;
+      if (touched.size > 10_000) touched.clear();
+      touched.set(id, at.getTime());
       await db.update(apiKeys).set({ lastUsedAt: at }).where(eq(apiKeys.id, id));
     },
     list: async () => (await db.select(view).from(apiKeys).orderBy(desc(apiKeys.createdAt)).limit(1000)).map(toView),

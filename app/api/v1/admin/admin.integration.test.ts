@@ -4,6 +4,7 @@ import { installRuntime, uninstallRuntime } from "@/lib/runtime";
 import { bootstrapAdmin, signIn } from "@/lib/services/accounts";
 import { engineCases, openTestRuntime } from "@/test/support/engines";
 import { call, expectSeedError } from "@/test/support/http";
+import { eventually } from "@/test/support/wait";
 import * as users from "./users/route";
 import * as user from "./users/[userId]/route";
 import * as keys from "./api-keys/route";
@@ -134,6 +135,12 @@ describe.each(engineCases)("accounts, roles and API keys on $name", (engine) => 
     expect(listed.body.apiKeys[0]).toMatchObject({ name: "shop", prefix: secret.slice(0, 10), revokedAt: null });
 
     expect((await call(segments.GET, "GET", { key: secret })).status).toBe(200);
+    // Last use is recorded (in the background), then kept to the minute: no write per request.
+    const lastUsed = async () => (await env.rt.apiKeys.get(created.body.apiKey.id))?.lastUsedAt?.getTime() ?? null;
+    const first = await eventually(lastUsed, (t) => t !== null, "last use recorded");
+    expect((await call(segments.GET, "GET", { key: secret })).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(await lastUsed()).toBe(first);
     expect((await call(segments.POST, "POST", { key: secret, body: {} })).status).toBe(403);
     expect((await call(keys.POST, "POST", { body: { name: "bad", scopes: ["write"] } })).status).toBe(400);
 
