@@ -63,9 +63,7 @@ import {
   eventJson,
   fmt,
   sleep,
-  startPlatform,
-  stopAll,
-  waitForQuiet,
+  runPlatformBench,
   summary,
   userEventPartitions,
   type BenchSegments,
@@ -138,28 +136,6 @@ interface Sample {
   transitions: number;
 }
 
-async function main() {
-  const other = await waitForQuiet(bounded("wait-quiet", 0, 1800));
-
-  const p = await startPlatform({
-    port: PORT,
-    workers: WORKERS,
-    cpuProfDir: args["cpu-prof"],
-    maxSockets: CONNECTIONS + 16,
-    partitions: PARTITIONS,
-  });
-  let failed = false;
-  try {
-    await bench(p, other.cores);
-  } catch (error) {
-    failed = true;
-    console.error(error);
-    console.error(`children's logs: ${p.logDir}`);
-  } finally {
-    await stopAll();
-  }
-  process.exit(failed ? 1 : 0);
-}
 
 async function bench(p: Platform, otherCores: number) {
   const segs = await createBenchSegments(p);
@@ -528,8 +504,10 @@ function rate(n: number, seconds: number): string {
   return Math.round(n / seconds).toLocaleString("en-US");
 }
 
-main().catch(async (error: unknown) => {
-  console.error(error);
-  await stopAll();
-  process.exit(1);
-});
+runPlatformBench(bounded("wait-quiet", 0, 1800), {
+  port: PORT,
+  workers: WORKERS,
+  cpuProfDir: args["cpu-prof"],
+  maxSockets: CONNECTIONS + 16,
+  partitions: PARTITIONS,
+}, bench);

@@ -618,6 +618,37 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
 /** Stops everything started so far (for `finally` blocks and fatal errors). */
 export const stopAll = runCleanups;
 
+/**
+ * A benchmark's whole life: wait for the machine to be quiet, start the platform, run `bench`,
+ * stop everything (also on failure, naming the children's logs), exit 0 or 1.
+ */
+export function runPlatformBench(
+  waitQuietS: number,
+  options: PlatformOptions,
+  bench: (p: Platform, otherCores: number) => Promise<void>,
+): void {
+  const main = async () => {
+    const other = await waitForQuiet(waitQuietS);
+    const p = await startPlatform(options);
+    let failed = false;
+    try {
+      await bench(p, other.cores);
+    } catch (error) {
+      failed = true;
+      console.error(error);
+      console.error(`children's logs: ${p.logDir}`);
+    } finally {
+      await stopAll();
+    }
+    process.exit(failed ? 1 : 0);
+  };
+  main().catch(async (error: unknown) => {
+    console.error(error);
+    await stopAll();
+    process.exit(1);
+  });
+}
+
 // ---- segments and events ---------------------------------------------------------------------
 
 export interface BenchSegments {

@@ -38,9 +38,7 @@ import {
   eventJson,
   fmt,
   sleep,
-  startPlatform,
-  stopAll,
-  waitForQuiet,
+  runPlatformBench,
   summary,
   userEventPartitions,
   type Platform,
@@ -80,21 +78,6 @@ const WORKERS = bounded("workers", 1, 16);
 const PORT = bounded("port", 1024, 65535);
 const INGEST_BATCH = 500;
 
-async function main() {
-  const other = await waitForQuiet(bounded("wait-quiet", 0, 1800));
-  const p = await startPlatform({ port: PORT, workers: WORKERS, cpuProfDir: args["cpu-prof"], maxSockets: 16 });
-  let failed = false;
-  try {
-    await bench(p, other.cores);
-  } catch (error) {
-    failed = true;
-    console.error(error);
-    console.error(`children's logs: ${p.logDir}`);
-  } finally {
-    await stopAll();
-  }
-  process.exit(failed ? 1 : 0);
-}
 
 async function bench(p: Platform, otherCores: number) {
   const segs = await createBenchSegments(p);
@@ -329,8 +312,4 @@ async function step(client: HttpClient, rate: number, known: (i: number) => stri
   return { seconds, achieved: completedInWindow / seconds, missed, late, bad, latencies, service, cpu: cpuResult };
 }
 
-main().catch(async (error: unknown) => {
-  console.error(error);
-  await stopAll();
-  process.exit(1);
-});
+runPlatformBench(bounded("wait-quiet", 0, 1800), { port: PORT, workers: WORKERS, cpuProfDir: args["cpu-prof"], maxSockets: 16 }, bench);
