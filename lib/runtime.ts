@@ -51,6 +51,11 @@ import type { SegmentStore } from "@/lib/ports/segments";
 import { startOutboxRelay, type OutboxRelay } from "@/lib/services/outbox-relay";
 import type { SegmentDeps } from "@/lib/services/segments";
 import { ALL_TOPICS, TOPICS } from "@/lib/topics";
+import { createPopulationReader, createSegmentActivityReader } from "@/lib/adapters/db/segment-insights";
+import { createStatsStore } from "@/lib/adapters/db/stats-store";
+import { metrics } from "@/lib/metrics";
+import type { InsightDeps } from "@/lib/services/segment-insights";
+import type { StatsDeps } from "@/lib/services/stats";
 
 /**
  * The composition root: builds the adapters the configuration selects and holds them for the
@@ -75,6 +80,10 @@ export interface Runtime {
   piiKeys: Keyring;
   /** The deps of erasure, export and key rotation (lib/services/privacy.ts). */
   privacyDeps: PrivacyDeps;
+  /** The deps of the segment insight use cases (hourly activity, size estimate). */
+  insightDeps: InsightDeps;
+  /** The deps of the dashboard overview and the recently-active users list. */
+  statsDeps: StatsDeps;
   /** The retention purge of this process (web processes; pm2's several take turns by a lock). */
   retention: RetentionJob | null;
   relay: OutboxRelay;
@@ -307,6 +316,26 @@ export async function createRuntime(env: Env, overrides: RuntimeOverrides = {}):
     authSecret,
     piiKeys,
     privacyDeps: { store: privacyStore, profiles, memberships, history, events, segments, eventLog, keys: piiKeys },
+    insightDeps: {
+      segments,
+      memberships,
+      activity: createSegmentActivityReader(db.db),
+      population: createPopulationReader(db.db),
+    },
+    statsDeps: {
+      stats: createStatsStore(db.db),
+      memberships,
+      processor,
+      processorGroup: env.SEGMENT_PROCESSOR_GROUP,
+      // The in-process processor's consumer lag on user-events (lib/metrics), summed over its partitions.
+      backlog: processor
+        ? async () => {
+            const gauge = await metrics().consumerLag.get();
+            const mine = gauge.values.filter((v) => v.labels.consumer === "segment-processor" && v.labels.topic === TOPICS.userEvents);
+            return mine.length === 0 ? null : mine.reduce((a, v) => a + v.value, 0);
+          }
+        : null,
+    },
     retention,
     relay,
     memberships,

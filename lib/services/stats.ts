@@ -124,7 +124,7 @@ async function computeOverview(deps: StatsDeps, now: Date) {
 
 export type StatsOverview = Awaited<ReturnType<typeof computeOverview>>;
 
-// One short cache per deps object (lib/runtime-stats.ts makes one per runtime).
+// One short cache per deps object (lib/runtime.ts makes one per runtime).
 const caches = new WeakMap<StatsDeps, { at: number; value: Promise<StatsOverview> }>();
 
 // GET /api/v1/stats/overview: the dashboard's figures, each from the table the pipeline writes

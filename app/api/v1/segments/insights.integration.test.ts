@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { installRuntime, uninstallRuntime } from "@/lib/runtime";
-import { insightDeps } from "@/lib/runtime-insights";
 import { estimateSegment } from "@/lib/services/segment-insights";
 import { engineCases, openTestRuntime } from "@/test/support/engines";
 import { eventually } from "@/test/support/wait";
@@ -122,7 +121,7 @@ describe.each(engineCases)("segment insights on $name: hourly activity, size est
 
     // Sampling: with a sample limit of 10, a hash sample is evaluated and scaled to the whole.
     const sampledEstimate = await estimateSegment(
-      { ...insightDeps(env.rt), estimateSampleUsers: 10 },
+      { ...env.rt.insightDeps, estimateSampleUsers: 10 },
       { type: "INDEPENDENT", rules: [{ eventType: "clicks", attribute: "count", field: null, operator: "GTE", value: 1, windowMinutes: 30 }] },
       new Date(),
     );

@@ -1,9 +1,8 @@
 import { json, route } from "@/lib/http/route";
-import { insightDeps } from "@/lib/runtime-insights";
 import { estimateSegmentSchema } from "@/lib/segments/insights";
 import { estimateSegment } from "@/lib/services/segment-insights";
 
 // POST /api/v1/segments/estimate — how many users a definition would match now (nothing is saved)
 export const POST = route({ scope: "read", body: estimateSegmentSchema }, async ({ body, now, rt }) =>
-  json(await estimateSegment(insightDeps(rt), body, now)),
+  json(await estimateSegment(rt.insightDeps, body, now)),
 );

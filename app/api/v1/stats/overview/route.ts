@@ -1,7 +1,6 @@
 import { json, route } from "@/lib/http/route";
-import { statsDeps } from "@/lib/runtime-stats";
 import { statsOverview } from "@/lib/services/stats";
 
 // GET /api/v1/stats/overview — events/s ingested, evaluation lag, transitions/min, sends by status,
 // largest and fastest-growing segments, processor checkpoints: all read from the pipeline's tables
-export const GET = route({ scope: "read" }, async ({ now, rt }) => json(await statsOverview(statsDeps(rt), now)));
+export const GET = route({ scope: "read" }, async ({ now, rt }) => json(await statsOverview(rt.statsDeps, now)));
