@@ -18,7 +18,7 @@ export default tseslint.config(
   },
   {
     // The pure core: no framework, database, broker or file-system imports. Time is a parameter.
-    files: ["lib/segments/**/*.ts", "lib/events/**/*.ts", "lib/campaigns/**/*.ts", "lib/evaluation/**/*.ts", "lib/templates/**/*.ts"],
+    files: ["lib/segments/**/*.ts", "lib/events/**/*.ts", "lib/campaigns/**/*.ts", "lib/evaluation/**/*.ts", "lib/templates/**/*.ts", "lib/limits/**/*.ts"],
     rules: {
       "no-restricted-imports": [
         "error",

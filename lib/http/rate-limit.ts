@@ -11,15 +11,13 @@ export interface BucketConfig {
   burst: number;
 }
 
+import { createRateLimiter, type TokenBucket } from "@/lib/limits/token-bucket";
+
 export type TakeResult = { ok: true; remaining: number } | { ok: false; retryAfterMs: number };
 
-interface Bucket {
-  tokens: number;
-  at: number;
-}
-
 export class TokenBuckets {
-  private readonly buckets = new Map<string, Bucket>();
+  /** One bucket per key, least recently used first. */
+  private readonly buckets = new Map<string, TokenBucket>();
 
   constructor(
     readonly config: BucketConfig,
@@ -38,24 +36,14 @@ export class TokenBuckets {
 
   /** Takes `cost` tokens from `key`'s bucket at `nowMs`, or says how long until it could. */
   take(key: string, nowMs: number, cost = 1): TakeResult {
-    const { ratePerSecond: rate, burst } = this.config;
-    if (rate <= 0) return { ok: true, remaining: Infinity };
+    if (!this.enabled) return { ok: true, remaining: Infinity };
     let bucket = this.buckets.get(key);
-    if (bucket) {
-      this.buckets.delete(key); // re-inserted below: most recently used last
-      // A clock that steps back never adds tokens.
-      bucket.tokens = Math.min(burst, bucket.tokens + (Math.max(0, nowMs - bucket.at) * rate) / 1000);
-      bucket.at = Math.max(bucket.at, nowMs);
-    } else {
-      bucket = { tokens: burst, at: nowMs };
-    }
+    if (bucket) this.buckets.delete(key); // re-inserted below: most recently used last
+    else bucket = createRateLimiter(this.config);
     this.buckets.set(key, bucket);
     if (this.buckets.size > this.maxKeys) this.buckets.delete(this.buckets.keys().next().value!);
-    if (bucket.tokens >= cost) {
-      bucket.tokens -= cost;
-      return { ok: true, remaining: Math.floor(bucket.tokens) };
-    }
-    return { ok: false, retryAfterMs: Math.ceil(((cost - bucket.tokens) / rate) * 1000) };
+    const r = bucket.take(nowMs, cost);
+    return r.ok ? { ok: true, remaining: bucket.available() } : { ok: false, retryAfterMs: r.retryAtMs - nowMs };
   }
 }
 
