@@ -1,4 +1,5 @@
 "use client";
+import { useDebounced } from "@/components/ui/use-debounced";
 import Link from "next/link";
 import { useRouter } from "next/navigation";
 import { useCallback, useEffect, useId, useMemo, useRef, useState } from "react";
@@ -102,15 +103,6 @@ function toBody(d: Draft) {
 }
 
 const VARIABLES = ["{{user.attributes.firstName}}", "{{user.email}}", "{{user.phone}}", "{{segment.name}}", "{{campaign.name}}"];
-
-function useDebounced<T>(value: T, ms: number): T {
-  const [v, setV] = useState(value);
-  useEffect(() => {
-    const t = setTimeout(() => setV(value), ms);
-    return () => clearTimeout(t);
-  }, [value, ms]);
-  return v;
-}
 
 function Section({ title, description, children }: { title: string; description?: string; children: React.ReactNode }) {
   return (

@@ -10,6 +10,7 @@ import type { SegmentStore } from "@/lib/ports/segments";
 import type { UserEventArchive } from "@/lib/ports/user-events";
 import { userRef, type Keyring } from "@/lib/privacy/crypto";
 import type { RequestContext } from "@/lib/services/context";
+import { presentEvent } from "@/lib/services/users";
 import { TOPICS } from "@/lib/topics";
 
 export interface PrivacyDeps {
@@ -91,15 +92,7 @@ export async function exportUser(deps: PrivacyDeps, userId: string, ctx: Request
     profile,
     segments: current.map((m) => ({ ...m, segmentName: names.get(m.segmentId) ?? null })),
     history: history.map((h) => ({ ...h, segmentName: names.get(h.segmentId) ?? null })),
-    events: events.map((e) => ({
-      eventId: e.eventId,
-      eventType: e.eventType,
-      timestamp: new Date(e.timestamp),
-      receivedAt: new Date(e.receivedAt),
-      attributes: e.attributes,
-      sessionId: e.sessionId ?? null,
-      deviceId: e.deviceId ?? null,
-    })),
+    events: events.map(presentEvent),
     campaignSends: sends,
     webhookDeliveries: webhookDeliveries.map((d) => ({ ...d, payload: parseJson(d.payload) })),
   };

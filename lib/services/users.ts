@@ -1,3 +1,4 @@
+import type { IngestedEvent } from "@/lib/events/schema";
 import { AppError, notFound } from "@/lib/errors";
 import type { AuditLog } from "@/lib/ports/auth";
 import { userRef, type Keyring } from "@/lib/privacy/crypto";
@@ -114,6 +115,17 @@ export async function explainUserSegment(
   return { userId, at: now, ...explainSegment(definitions.get(root.id)!, definitions, events, now.getTime()) };
 }
 
+/** An archived event as the API shows it (the events endpoint and the export). */
+export const presentEvent = (e: IngestedEvent) => ({
+  eventId: e.eventId,
+  eventType: e.eventType,
+  timestamp: new Date(e.timestamp),
+  receivedAt: new Date(e.receivedAt),
+  attributes: e.attributes,
+  sessionId: e.sessionId ?? null,
+  deviceId: e.deviceId ?? null,
+});
+
 // GET /api/v1/users/{id}/events: the newest archived events of the last 24 hours (the archive's
 // retention); an unknown user has none. The archive is written by the segment processor right
 // after evaluation, so an event shows here once it has been evaluated.
@@ -123,15 +135,7 @@ export async function recentUserEvents(deps: { events: UserEventArchive }, userI
   return {
     userId,
     since,
-    data: events.map((e) => ({
-      eventId: e.eventId,
-      eventType: e.eventType,
-      timestamp: new Date(e.timestamp),
-      receivedAt: new Date(e.receivedAt),
-      attributes: e.attributes,
-      sessionId: e.sessionId ?? null,
-      deviceId: e.deviceId ?? null,
-    })),
+    data: events.map(presentEvent),
   };
 }
 

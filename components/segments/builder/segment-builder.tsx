@@ -4,9 +4,10 @@
  * validation as you type with the server's messages at their fields, a size estimate computed
  * by the engine before saving, and save / activate / deactivate / delete.
  */
+import { useDebounced } from "@/components/ui/use-debounced";
 import Link from "next/link";
 import { useRouter } from "next/navigation";
-import { useEffect, useMemo, useState } from "react";
+import { useMemo, useState } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { Badge, Button, Card, CardBody, CardHeader, ErrorState, Field, Input, LoadingRows, PageHeader, Skeleton, Textarea, buttonClass, cx } from "@/components/ui";
 import { referencedSegments } from "@/lib/segments/expression";
@@ -27,15 +28,6 @@ import {
   type BuilderState,
   type ExprGroup,
 } from "./model";
-
-function useDebounced<T>(value: T, ms: number): T {
-  const [v, setV] = useState(value);
-  useEffect(() => {
-    const t = setTimeout(() => setV(value), ms);
-    return () => clearTimeout(t);
-  }, [value, ms]);
-  return v;
-}
 
 /** Loads what the builder needs, then renders the form with its initial state. */
 export function SegmentBuilder({ segmentId }: { segmentId?: string }) {

@@ -1,6 +1,7 @@
 "use client";
+import { useDebounced } from "@/components/ui/use-debounced";
 import Link from "next/link";
-import { useEffect, useMemo, useState } from "react";
+import { useMemo, useState } from "react";
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import { Badge, Button, EmptyState, ErrorState, Field, Input, LoadingRows, PageHeader, Select, Table, Td, Th, buttonClass } from "@/components/ui";
 import { Sparkline } from "@/components/segments/sparkline";
@@ -11,15 +12,6 @@ import { apiFetch, errorMessage } from "@/lib/ui/api";
 const PAGE_SIZE = 20;
 /** Member counts and sparklines refresh this often while the tab is visible. */
 const LIVE_MS = 3_000;
-
-function useDebounced<T>(value: T, ms: number): T {
-  const [v, setV] = useState(value);
-  useEffect(() => {
-    const t = setTimeout(() => setV(value), ms);
-    return () => clearTimeout(t);
-  }, [value, ms]);
-  return v;
-}
 
 function definitionText(s: ApiSegment, names: ReadonlyMap<string, string>) {
   if (s.type === "DERIVED") return expressionWithNames(s.logicalExpression ?? "", names);
